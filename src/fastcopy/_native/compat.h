@@ -1,0 +1,71 @@
+/* compat.h -- every CPython version difference fastcopy cares about, in one
+ * place, as named predicates and small shims.  No other file tests
+ * PY_VERSION_HEX directly.
+ *
+ * Supported: CPython 3.10 - 3.14 (3.14 by feature tests only).
+ */
+#ifndef FASTCOPY_COMPAT_H
+#define FASTCOPY_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define FC_PY311_PLUS (PY_VERSION_HEX >= 0x030B0000)
+#define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
+#define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
+
+/* Dict watchers (PEP-less public API since 3.12) tell us when
+ * copy._deepcopy_dispatch & co. change.  Before 3.12 we compare the dicts'
+ * ma_version_tag instead: a field of the public (non-limited) PyDictObject
+ * struct in 3.10 and 3.11 that changes on every mutation of the dict. */
+#define FC_HAS_DICT_WATCHERS FC_PY312_PLUS
+
+/* fc_lookup_attr: getattr(obj, name, <missing>) without creating an
+ * AttributeError for the common "absent" case.
+ * Returns 1 and a new reference in *result when found, 0 and NULL when the
+ * attribute is missing (AttributeError swallowed), -1 on any other error.
+ * 3.13 made this public as PyObject_GetOptionalAttr; 3.10-3.12 have the same
+ * function under its private name _PyObject_LookupAttr (identical contract,
+ * present since 3.7). */
+static inline int
+fc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result)
+{
+#if FC_PY313_PLUS
+    return PyObject_GetOptionalAttr(obj, name, result);
+#else
+    return _PyObject_LookupAttr(obj, name, result);
+#endif
+}
+
+/* fc_dict_getitem: dict[key] -> 1 and a new reference, 0 when missing,
+ * -1 on error (PyDict_GetItemRef is 3.13+). */
+static inline int
+fc_dict_getitem(PyObject *dict, PyObject *key, PyObject **result)
+{
+#if FC_PY313_PLUS
+    return PyDict_GetItemRef(dict, key, result);
+#else
+    PyObject *item = PyDict_GetItemWithError(dict, key);
+    if (item != NULL) {
+        *result = Py_NewRef(item);
+        return 1;
+    }
+    *result = NULL;
+    return PyErr_Occurred() ? -1 : 0;
+#endif
+}
+
+#if !FC_HAS_DICT_WATCHERS
+/* 3.10/3.11 only: the dict's modification stamp (see above). */
+static inline uint64_t
+fc_dict_version(PyObject *dict)
+{
+    return ((PyDictObject *)dict)->ma_version_tag;
+}
+#endif
+
+/* The allocated capacity of a list (public struct field in every supported
+ * version's cpython/listobject.h). */
+#define FC_LIST_ALLOCATED(op) (((PyListObject *)(op))->allocated)
+
+#endif /* FASTCOPY_COMPAT_H */

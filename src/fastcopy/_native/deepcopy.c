@@ -1,0 +1,1133 @@
+/* deepcopy.c -- the deep-copy engine.
+ *
+ * How it works
+ * ------------
+ * The stdlib's deepcopy is a recursive function.  This engine does the same
+ * walk with an explicit stack of Frames instead of the C stack, so nesting
+ * depth is bounded only by FC_MAX_DEPTH (millions), never by the C stack.
+ *
+ *   visit(x)      decides how x is copied, in the stdlib's order:
+ *                 atomic types -> memo -> copy._deepcopy_dispatch (list,
+ *                 tuple, dict, bound method, third-party copiers) ->
+ *                 classes -> __deepcopy__ -> set/frozenset/bytearray ->
+ *                 the reduce protocol.  It either produces the copy at once
+ *                 (V_DONE) or pushes a Frame whose children still need
+ *                 copying (V_PUSHED).
+ *   step_*(f)     advances one frame: copies its next children by calling
+ *                 visit() on them; when a child pushes a frame, step
+ *                 returns S_PUSHED and is re-entered later with the child's
+ *                 copy as `incoming`.  When the frame is complete, step
+ *                 returns S_DONE with the copy.
+ *   run()         the loop: step the top frame, pop finished frames, hand
+ *                 each result to the frame below.
+ *
+ * The memo
+ * --------
+ * Three modes (Copier.mode):
+ *   MEMO_NATIVE   no memo was passed: a MemoTable keyed by address (memo.c).
+ *                 Nothing outside the engine can see it, so atoms are never
+ *                 looked up in it, and the keep-alive list is implicit (the
+ *                 table owns its keys).
+ *   MEMO_DICT     the memo is an exact dict: the caller's, or one the engine
+ *                 made ("materialised") the first time Python code needed to
+ *                 see the memo (a __deepcopy__ hook, a third-party copier, a
+ *                 malformed reduce value handed to copy._reconstruct).  From
+ *                 then on the dict is the only memo, used with the stdlib's
+ *                 exact operations (keys id(x), keep-alive list at
+ *                 memo[id(memo)]), because Python code may read or write it.
+ *   MEMO_MAPPING  any other memo object: the same operations through the
+ *                 mapping protocol (memo.get, memo[k] = v, memo[k]).
+ *
+ * References
+ * ----------
+ * A Frame owns every non-NULL PyObject* in it (x, y, a, b, c, d); popping a
+ * frame releases them.  visit() borrows x and returns a new reference in
+ * *out.  step_*() steals `incoming`.
+ */
+#include "deepcopy.h"
+#include "memo.h"
+#include "reduce.h"
+
+typedef enum { MEMO_NATIVE, MEMO_DICT, MEMO_MAPPING } MemoMode;
+
+typedef enum {
+    F_LIST,      /* x list, y copy, i next index */
+    F_DICT,      /* x dict, y copy, i PyDict_Next pos, n size at start,
+                    n2 items left; a key (orig) while its value is copied,
+                    b value copy while the key is copied */
+    F_TUPLE,     /* x tuple, y new tuple being filled, i next index,
+                    n "some item changed" */
+    F_SET,       /* x set/frozenset, a snapshot list, y list of copies */
+    F_METHOD,    /* x bound method; its __self__ is being copied */
+    F_REDUCE     /* x original, a reduce value; see R_* phases */
+} FrameKind;
+
+typedef enum {
+    R_ARGS,      /* copying args[i] into b (a new tuple) */
+    R_STATE,     /* copying the state */
+    R_LIST,      /* b iterator over listiter */
+    R_DICT_KEY,  /* b iterator over dictiter; c value (orig) */
+    R_DICT_VAL   /* d key copy; c value (orig) being copied */
+} ReducePhase;
+
+typedef struct {
+    uint8_t kind;
+    uint8_t phase;
+    Py_ssize_t i, n, n2;
+    PyObject *x, *y, *a, *b, *c, *d;
+} Frame;
+
+#define FC_SMALL_FRAMES 16
+
+typedef struct {
+    FcState *st;
+    MemoMode mode;
+    int fast_atoms;          /* atoms may skip the memo lookup */
+    PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
+    PyObject *memo_id;       /* strong; id(memo) as an int */
+    Frame *frames;           /* == small, or heap */
+    Py_ssize_t depth, cap;
+    unsigned long ticks;
+    MemoTable table;
+    Frame small[FC_SMALL_FRAMES];
+} Copier;
+
+typedef enum { V_DONE, V_PUSHED, V_ERROR } VisitResult;
+typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
+
+static VisitResult visit(Copier *c, PyObject *x, PyObject **out);
+
+/* ------------------------------------------------------------------ */
+/* memo operations (stdlib spelling in the comments)                  */
+
+static inline void
+copier_update_fast_atoms(Copier *c)
+{
+    /* Before 3.14 the memo is consulted before the atomic check, so atoms
+     * may skip it only when nobody else can have written to the memo. */
+    c->fast_atoms = c->st->atomic_first ||
+                    (c->mode == MEMO_NATIVE && c->st->deep_overrides == NULL);
+}
+
+/* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
+static int
+memo_get(Copier *c, PyObject *x, PyObject **y)
+{
+    if (c->mode == MEMO_NATIVE) {
+        PyObject *v = memo_lookup(&c->table, x);
+        if (v != NULL) {
+            *y = Py_NewRef(v);
+            return 1;
+        }
+        return 0;
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc;
+    if (c->mode == MEMO_DICT) {
+        rc = fc_dict_getitem(c->memo, key, y);
+    }
+    else {
+        PyObject *r = PyObject_CallMethodObjArgs(c->memo, c->st->s_get, key,
+                                                 c->st->nil, NULL);
+        if (r == NULL) {
+            rc = -1;
+        }
+        else if (r == c->st->nil) {
+            Py_DECREF(r);
+            rc = 0;
+        }
+        else {
+            *y = r;
+            rc = 1;
+        }
+    }
+    Py_DECREF(key);
+    return rc;
+}
+
+/* memo[id(x)], KeyError meaning "missing" (the recursive-tuple check) */
+static int
+memo_getitem(Copier *c, PyObject *x, PyObject **y)
+{
+    if (c->mode != MEMO_MAPPING) {
+        return memo_get(c, x, y);
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_GetItem(c->memo, key);
+    Py_DECREF(key);
+    if (r == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
+    }
+    *y = r;
+    return 1;
+}
+
+/* memo[id(x)] = y */
+static int
+memo_put(Copier *c, PyObject *x, PyObject *y)
+{
+    if (c->mode == MEMO_NATIVE) {
+        return memo_insert(&c->table, x, y);
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc = (c->mode == MEMO_DICT) ? PyDict_SetItem(c->memo, key, y)
+                                    : PyObject_SetItem(c->memo, key, y);
+    Py_DECREF(key);
+    return rc;
+}
+
+/* try:  memo[id(memo)].append(x)
+ * except KeyError:  memo[id(memo)] = [x]          (copy._keep_alive) */
+static int
+memo_keep_alive(Copier *c, PyObject *x)
+{
+    PyObject *lst = NULL;
+    if (c->mode == MEMO_DICT) {
+        if (fc_dict_getitem(c->memo, c->memo_id, &lst) < 0) {
+            return -1;
+        }
+    }
+    else {
+        lst = PyObject_GetItem(c->memo, c->memo_id);
+        if (lst == NULL && !PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+    }
+    if (lst != NULL) {
+        int rc;
+        if (PyList_CheckExact(lst)) {
+            rc = PyList_Append(lst, x);
+        }
+        else {
+            PyObject *r = PyObject_CallMethodOneArg(lst, c->st->s_append, x);
+            rc = r == NULL ? -1 : 0;
+            Py_XDECREF(r);
+        }
+        Py_DECREF(lst);
+        if (rc == 0) {
+            return 0;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+    }
+    PyErr_Clear();
+    PyObject *fresh = PyList_New(1);
+    if (fresh == NULL) {
+        return -1;
+    }
+    PyList_SET_ITEM(fresh, 0, Py_NewRef(x));
+    int rc = PyObject_SetItem(c->memo, c->memo_id, fresh);
+    Py_DECREF(fresh);
+    return rc;
+}
+
+/* The end of the stdlib's deepcopy():
+ *     if y is not x: memo[id(x)] = y; _keep_alive(x, memo)
+ * `stored` says the copier already did memo[id(x)] = y (lists, dicts,
+ * reduce): the native table needs nothing more then. */
+static int
+memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
+{
+    if (y == x) {
+        return 0;
+    }
+    if (c->mode == MEMO_NATIVE) {
+        return stored ? 0 : memo_insert(&c->table, x, y);
+    }
+    if (memo_put(c, x, y) < 0) {
+        return -1;
+    }
+    return memo_keep_alive(c, x);
+}
+
+/* A memo Python code can be given.  In native mode this turns the table
+ * into a dict (see the header comment).  Borrowed reference or NULL. */
+static PyObject *
+memo_for_python(Copier *c)
+{
+    if (c->mode != MEMO_NATIVE) {
+        return c->memo;
+    }
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        return NULL;
+    }
+    PyObject *keep = memo_export(&c->table, dict);
+    PyObject *id = PyLong_FromVoidPtr(dict);
+    if (keep == NULL || id == NULL || PyDict_SetItem(dict, id, keep) < 0) {
+        Py_XDECREF(keep);
+        Py_XDECREF(id);
+        Py_DECREF(dict);
+        return NULL;
+    }
+    Py_DECREF(keep);
+    c->memo = dict;
+    c->memo_id = id;
+    c->mode = MEMO_DICT;
+    copier_update_fast_atoms(c);
+    return dict;
+}
+
+/* ------------------------------------------------------------------ */
+/* the frame stack                                                    */
+
+static Frame *
+frame_push(Copier *c, FrameKind kind, PyObject *x)
+{
+    if (c->depth == c->cap) {
+        if (c->cap >= FC_MAX_DEPTH) {
+            PyErr_Format(PyExc_RecursionError,
+                         "maximum recursion depth exceeded in deepcopy "
+                         "(fastcopy follows at most %zd nested containers)",
+                         (Py_ssize_t)FC_MAX_DEPTH);
+            return NULL;
+        }
+        Py_ssize_t ncap = c->cap * 2;
+        Frame *nf;
+        if (c->frames == c->small) {
+            nf = PyMem_Malloc((size_t)ncap * sizeof(Frame));
+            if (nf != NULL) {
+                memcpy(nf, c->small, sizeof(c->small));
+            }
+        }
+        else {
+            nf = PyMem_Realloc(c->frames, (size_t)ncap * sizeof(Frame));
+        }
+        if (nf == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        c->frames = nf;
+        c->cap = ncap;
+    }
+    if ((++c->ticks & 0x3FFF) == 0 && PyErr_CheckSignals() < 0) {
+        return NULL;
+    }
+    Frame *f = &c->frames[c->depth++];
+    memset(f, 0, sizeof(*f));
+    f->kind = (uint8_t)kind;
+    f->x = Py_NewRef(x);
+    return f;
+}
+
+static void
+frame_pop(Copier *c)
+{
+    Frame f = c->frames[--c->depth];
+    /* release after popping: a __del__ may run */
+    Py_XDECREF(f.x);
+    Py_XDECREF(f.y);
+    Py_XDECREF(f.a);
+    Py_XDECREF(f.b);
+    Py_XDECREF(f.c);
+    Py_XDECREF(f.d);
+}
+
+/* Append a new reference to a list being built, using the capacity
+ * preallocated by PyList_New(n) + size 0.  Steals `v`. */
+static inline int
+list_append_steal(PyObject *list, PyObject *v)
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n < FC_LIST_ALLOCATED(list)) {
+        PyList_SET_ITEM(list, n, v);
+        Py_SET_SIZE(list, n + 1);
+        return 0;
+    }
+    int rc = PyList_Append(list, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* frames                                                             */
+
+/* Copy child `x` on behalf of the frame at index fi.  On V_DONE *out holds
+ * the copy; on V_PUSHED the frame must return S_PUSHED at once (the stack
+ * may have moved). */
+static inline VisitResult
+visit_child(Copier *c, PyObject *x, PyObject **out)
+{
+    if (c->fast_atoms && fc_is_deep_atomic(c->st, Py_TYPE(x))) {
+        *out = Py_NewRef(x);
+        return V_DONE;
+    }
+    Py_INCREF(x);
+    VisitResult v = visit(c, x, out);
+    Py_DECREF(x);
+    return v;
+}
+
+static StepResult
+step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    Frame *f = &c->frames[fi];
+    if (incoming != NULL && list_append_steal(f->y, incoming) < 0) {
+        return S_ERROR;
+    }
+    /* for a in x: append(deepcopy(a, memo))  -- x may change meanwhile */
+    while (f->i < PyList_GET_SIZE(f->x)) {
+        PyObject *r;
+        VisitResult v = visit_child(c, PyList_GET_ITEM(f->x, f->i++), &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        if (list_append_steal(f->y, r) < 0) {
+            return S_ERROR;
+        }
+    }
+    if (memo_finish(c, f->x, f->y, 1) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+
+static StepResult
+step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    /* for key, value in x.items():
+     *     y[deepcopy(key, memo)] = deepcopy(value, memo)
+     * (the value is evaluated first, then the key) */
+    Frame *f = &c->frames[fi];
+    PyObject *r;
+    if (incoming != NULL) {
+        if (f->b == NULL) {          /* the value's copy arrived */
+            f->b = incoming;
+            goto copy_key;
+        }
+        r = incoming;                 /* the key's copy arrived */
+        goto store;
+    }
+    for (;;) {
+        PyObject *key, *value;
+        if (PyDict_GET_SIZE(f->x) != f->n) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "dictionary changed size during iteration");
+            return S_ERROR;
+        }
+        if (!PyDict_Next(f->x, &f->i, &key, &value)) {
+            break;
+        }
+        if (f->n2 == 0) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "dictionary keys changed during iteration");
+            return S_ERROR;
+        }
+        f->n2--;
+        f->a = Py_NewRef(key);
+        Py_INCREF(value);
+        VisitResult v = visit_child(c, value, &r);
+        Py_DECREF(value);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        f->b = r;
+    copy_key:
+        v = visit_child(c, f->a, &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    store:
+        {
+            int rc = PyDict_SetItem(f->y, r, f->b);
+            Py_DECREF(r);
+            Py_CLEAR(f->a);
+            Py_CLEAR(f->b);
+            if (rc < 0) {
+                return S_ERROR;
+            }
+        }
+    }
+    if (memo_finish(c, f->x, f->y, 1) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+
+static StepResult
+step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    /* y = [deepcopy(a, memo) for a in x]
+     * try: return memo[id(x)]  except KeyError: pass
+     * return x if every item is its own copy else tuple(y) */
+    Frame *f = &c->frames[fi];
+    Py_ssize_t n = PyTuple_GET_SIZE(f->x);
+    if (incoming != NULL) {
+        f->n |= (incoming != PyTuple_GET_ITEM(f->x, f->i - 1));
+        PyTuple_SET_ITEM(f->y, f->i - 1, incoming);
+    }
+    while (f->i < n) {
+        PyObject *item = PyTuple_GET_ITEM(f->x, f->i++), *r;
+        VisitResult v = visit_child(c, item, &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        f->n |= (r != item);
+        PyTuple_SET_ITEM(f->y, f->i - 1, r);
+    }
+    PyObject *result;
+    int rc = memo_getitem(c, f->x, &result);
+    if (rc < 0) {
+        return S_ERROR;
+    }
+    if (rc == 0) {
+        if (f->n) {
+            result = f->y;
+            f->y = NULL;
+        }
+        else {
+            result = Py_NewRef(f->x);
+        }
+    }
+    if (memo_finish(c, f->x, result, 0) < 0) {
+        Py_DECREF(result);
+        return S_ERROR;
+    }
+    *out = result;
+    return S_DONE;
+}
+
+static StepResult
+step_set(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    /* The stdlib goes through set.__reduce__: (cls, (list(x),), None),
+     * copies the list, then calls cls(copied_list); the set is memoized
+     * only after its items are copied. */
+    Frame *f = &c->frames[fi];
+    if (incoming != NULL && list_append_steal(f->y, incoming) < 0) {
+        return S_ERROR;
+    }
+    while (f->i < PyList_GET_SIZE(f->a)) {
+        PyObject *r;
+        VisitResult v = visit_child(c, PyList_GET_ITEM(f->a, f->i++), &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        if (list_append_steal(f->y, r) < 0) {
+            return S_ERROR;
+        }
+    }
+    PyObject *result = PySet_CheckExact(f->x)
+        ? PySet_New(f->y)
+        : PyObject_CallOneArg((PyObject *)&PyFrozenSet_Type, f->y);
+    if (result == NULL) {
+        return S_ERROR;
+    }
+    if (memo_finish(c, f->x, result, 0) < 0) {
+        Py_DECREF(result);
+        return S_ERROR;
+    }
+    *out = result;
+    return S_DONE;
+}
+
+static StepResult
+step_method(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    /* type(x)(x.__func__, deepcopy(x.__self__, memo)) */
+    Frame *f = &c->frames[fi];
+    PyObject *self_copy = incoming;
+    if (self_copy == NULL) {
+        VisitResult v = visit_child(c, PyMethod_GET_SELF(f->x), &self_copy);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    }
+    PyObject *result = PyObject_CallFunctionObjArgs(
+        (PyObject *)Py_TYPE(f->x), PyMethod_GET_FUNCTION(f->x), self_copy, NULL);
+    Py_DECREF(self_copy);
+    if (result == NULL) {
+        return S_ERROR;
+    }
+    if (memo_finish(c, f->x, result, 0) < 0) {
+        Py_DECREF(result);
+        return S_ERROR;
+    }
+    *out = result;
+    return S_DONE;
+}
+
+/* copy._reconstruct(x, memo, func, args, state, listiter, dictiter) with
+ * the deep copies done by the engine. */
+static StepResult
+step_reduce(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    FcState *st = c->st;
+    Frame *f = &c->frames[fi];
+    ReduceParts p;
+    PyObject *r;
+    VisitResult v;
+    (void)reduce_parse(f->a, &p);   /* validated when the frame was pushed */
+
+    switch ((ReducePhase)f->phase) {
+    case R_ARGS:
+        goto args;
+    case R_STATE:
+        goto state_done;
+    case R_LIST:
+        goto list_item_done;
+    case R_DICT_KEY:
+        goto dict_key_done;
+    case R_DICT_VAL:
+        goto dict_value_done;
+    }
+
+args:
+    /* args = (deepcopy(arg, memo) for arg in args); y = func(*args) */
+    if (incoming != NULL) {
+        PyTuple_SET_ITEM(f->b, f->i - 1, incoming);
+        incoming = NULL;
+    }
+    while (f->i < PyTuple_GET_SIZE(p.args)) {
+        v = visit_child(c, PyTuple_GET_ITEM(p.args, f->i++), &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        PyTuple_SET_ITEM(f->b, f->i - 1, r);
+    }
+    f->y = reduce_new_object(st, p.func, f->b != NULL ? f->b : p.args);
+    if (f->y == NULL) {
+        return S_ERROR;
+    }
+    Py_CLEAR(f->b);
+    if (memo_put(c, f->x, f->y) < 0) {        /* memo[id(x)] = y */
+        return S_ERROR;
+    }
+
+    if (p.state != NULL) {
+        f->phase = R_STATE;
+        v = visit_child(c, p.state, &incoming);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    state_done:
+        {
+            int rc = reduce_set_state(st, f->y, incoming);
+            Py_DECREF(incoming);
+            incoming = NULL;
+            if (rc < 0) {
+                return S_ERROR;
+            }
+        }
+    }
+
+    if (p.listiter != NULL) {
+        f->phase = R_LIST;
+        f->b = PyObject_GetIter(p.listiter);
+        if (f->b == NULL) {
+            return S_ERROR;
+        }
+        for (;;) {
+            PyObject *item = PyIter_Next(f->b);
+            if (item == NULL) {
+                if (PyErr_Occurred()) {
+                    return S_ERROR;
+                }
+                break;
+            }
+            v = visit_child(c, item, &incoming);
+            Py_DECREF(item);
+            if (v != V_DONE) {
+                return v == V_PUSHED ? S_PUSHED : S_ERROR;
+            }
+            f = &c->frames[fi];
+        list_item_done:
+            {
+                int rc = reduce_append(st, f->y, incoming);
+                Py_DECREF(incoming);
+                incoming = NULL;
+                if (rc < 0) {
+                    return S_ERROR;
+                }
+            }
+        }
+        Py_CLEAR(f->b);
+    }
+
+    if (p.dictiter != NULL) {
+        f->b = PyObject_GetIter(p.dictiter);
+        if (f->b == NULL) {
+            return S_ERROR;
+        }
+        for (;;) {
+            /* for key, value in dictiter:
+             *     key = deepcopy(key, memo); value = deepcopy(value, memo)
+             *     y[key] = value */
+            PyObject *item = PyIter_Next(f->b), *key;
+            if (item == NULL) {
+                if (PyErr_Occurred()) {
+                    return S_ERROR;
+                }
+                break;
+            }
+            int rc = reduce_unpack_pair(st, item, &key, &f->c);
+            Py_DECREF(item);
+            if (rc < 0) {
+                return S_ERROR;
+            }
+            f->phase = R_DICT_KEY;
+            v = visit_child(c, key, &incoming);
+            Py_DECREF(key);
+            if (v != V_DONE) {
+                return v == V_PUSHED ? S_PUSHED : S_ERROR;
+            }
+            f = &c->frames[fi];
+        dict_key_done:
+            f->d = incoming;
+            incoming = NULL;
+            f->phase = R_DICT_VAL;
+            v = visit_child(c, f->c, &incoming);
+            if (v != V_DONE) {
+                return v == V_PUSHED ? S_PUSHED : S_ERROR;
+            }
+            f = &c->frames[fi];
+        dict_value_done:
+            rc = reduce_setitem(f->y, f->d, incoming);
+            Py_DECREF(incoming);
+            incoming = NULL;
+            Py_CLEAR(f->c);
+            Py_CLEAR(f->d);
+            if (rc < 0) {
+                return S_ERROR;
+            }
+        }
+        Py_CLEAR(f->b);
+    }
+
+    if (memo_finish(c, f->x, f->y, 1) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+
+static StepResult
+step(Copier *c, PyObject *incoming, PyObject **out)
+{
+    Py_ssize_t fi = c->depth - 1;
+    switch ((FrameKind)c->frames[fi].kind) {
+    case F_LIST:
+        return step_list(c, fi, incoming, out);
+    case F_DICT:
+        return step_dict(c, fi, incoming, out);
+    case F_TUPLE:
+        return step_tuple(c, fi, incoming, out);
+    case F_SET:
+        return step_set(c, fi, incoming, out);
+    case F_METHOD:
+        return step_method(c, fi, incoming, out);
+    case F_REDUCE:
+        return step_reduce(c, fi, incoming, out);
+    }
+    Py_UNREACHABLE();
+}
+
+/* ------------------------------------------------------------------ */
+/* visit: the stdlib's deepcopy() minus the recursion                 */
+
+/* Call Python code that copies x with a memo (a __deepcopy__ hook, a
+ * third-party copier, copy._reconstruct), then do deepcopy's epilogue. */
+static VisitResult
+visit_python(Copier *c, PyObject *x, PyObject *callable, PyObject *arg,
+             int pass_x, PyObject **out)
+{
+    PyObject *memo = memo_for_python(c);
+    if (memo == NULL) {
+        return V_ERROR;
+    }
+    if (Py_EnterRecursiveCall(" in deepcopy")) {
+        return V_ERROR;
+    }
+    PyObject *y;
+    if (arg != NULL) {            /* copy._reconstruct(x, memo, rv) */
+        y = reduce_delegate(c->st, x, memo, arg);
+    }
+    else if (pass_x) {            /* copier(x, memo) */
+        PyObject *args[2] = {x, memo};
+        y = PyObject_Vectorcall(callable, args, 2, NULL);
+    }
+    else {                        /* x.__deepcopy__(memo) */
+        y = PyObject_CallOneArg(callable, memo);
+    }
+    Py_LeaveRecursiveCall();
+    if (y == NULL) {
+        return V_ERROR;
+    }
+    if (memo_finish(c, x, y, 0) < 0) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    *out = y;
+    return V_DONE;
+}
+
+static VisitResult
+visit_list(Copier *c, PyObject *x, PyObject **out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(x);
+    PyObject *y = PyList_New(n);      /* capacity n, filled by appends */
+    if (y == NULL) {
+        return V_ERROR;
+    }
+    Py_SET_SIZE(y, 0);
+    if (memo_put(c, x, y) < 0) {      /* memo[id(x)] = y */
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    if (n == 0) {
+        if (memo_finish(c, x, y, 1) < 0) {
+            Py_DECREF(y);
+            return V_ERROR;
+        }
+        *out = y;
+        return V_DONE;
+    }
+    Frame *f = frame_push(c, F_LIST, x);
+    if (f == NULL) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    f->y = y;
+    return V_PUSHED;
+}
+
+static VisitResult
+visit_dict(Copier *c, PyObject *x, PyObject **out)
+{
+    PyObject *y = PyDict_New();
+    if (y == NULL) {
+        return V_ERROR;
+    }
+    if (memo_put(c, x, y) < 0) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    if (PyDict_GET_SIZE(x) == 0) {
+        if (memo_finish(c, x, y, 1) < 0) {
+            Py_DECREF(y);
+            return V_ERROR;
+        }
+        *out = y;
+        return V_DONE;
+    }
+    Frame *f = frame_push(c, F_DICT, x);
+    if (f == NULL) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    f->y = y;
+    f->n = f->n2 = PyDict_GET_SIZE(x);
+    return V_PUSHED;
+}
+
+static VisitResult
+visit_tuple(Copier *c, PyObject *x, PyObject **out)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(x);
+    if (c->fast_atoms) {
+        /* every item atomic: the tuple is its own copy (not memoized) */
+        Py_ssize_t i = 0;
+        while (i < n && fc_is_deep_atomic(c->st, Py_TYPE(PyTuple_GET_ITEM(x, i)))) {
+            i++;
+        }
+        if (i == n && c->mode == MEMO_NATIVE) {
+            *out = Py_NewRef(x);
+            return V_DONE;
+        }
+    }
+    PyObject *y = PyTuple_New(n);
+    if (y == NULL) {
+        return V_ERROR;
+    }
+    Frame *f = frame_push(c, F_TUPLE, x);
+    if (f == NULL) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    f->y = y;
+    return V_PUSHED;
+}
+
+static VisitResult
+visit_set(Copier *c, PyObject *x)
+{
+    PyObject *snapshot = PySequence_List(x);
+    if (snapshot == NULL) {
+        return V_ERROR;
+    }
+    PyObject *copies = PyList_New(PyList_GET_SIZE(snapshot));
+    if (copies == NULL) {
+        Py_DECREF(snapshot);
+        return V_ERROR;
+    }
+    Py_SET_SIZE(copies, 0);
+    Frame *f = frame_push(c, F_SET, x);
+    if (f == NULL) {
+        Py_DECREF(snapshot);
+        Py_DECREF(copies);
+        return V_ERROR;
+    }
+    f->a = snapshot;
+    f->y = copies;
+    return V_PUSHED;
+}
+
+static VisitResult
+visit_reduce(Copier *c, PyObject *x, PyObject **out)
+{
+    PyObject *rv = reduce_get(c->st, x, 1);
+    if (rv == NULL) {
+        return V_ERROR;
+    }
+    ReduceParts p;
+    switch (reduce_parse(rv, &p)) {
+    case REDUCE_IS_STRING:
+        Py_DECREF(rv);
+        *out = Py_NewRef(x);
+        return V_DONE;
+    case REDUCE_DELEGATE: {
+        VisitResult v = visit_python(c, x, NULL, rv, 0, out);
+        Py_DECREF(rv);
+        return v;
+    }
+    case REDUCE_NATIVE:
+        break;
+    }
+    PyObject *cargs = NULL;
+    if (PyTuple_GET_SIZE(p.args) > 0) {
+        cargs = PyTuple_New(PyTuple_GET_SIZE(p.args));
+        if (cargs == NULL) {
+            Py_DECREF(rv);
+            return V_ERROR;
+        }
+    }
+    Frame *f = frame_push(c, F_REDUCE, x);
+    if (f == NULL) {
+        Py_DECREF(rv);
+        Py_XDECREF(cargs);
+        return V_ERROR;
+    }
+    f->a = rv;
+    f->b = cargs;
+    f->phase = R_ARGS;
+    return V_PUSHED;
+}
+
+static VisitResult
+visit(Copier *c, PyObject *x, PyObject **out)
+{
+    FcState *st = c->st;
+    PyTypeObject *tp = Py_TYPE(x);
+    PyObject *y;
+
+    /* 3.14: `if cls in _atomic_types: return x` comes first */
+    if (st->atomic_first && fc_is_deep_atomic(st, tp)) {
+        *out = Py_NewRef(x);
+        return V_DONE;
+    }
+
+    /* y = memo.get(id(x), _nil); if y is not _nil: return y */
+    int rc = memo_get(c, x, &y);
+    if (rc != 0) {
+        if (rc < 0) {
+            return V_ERROR;
+        }
+        *out = y;
+        return V_DONE;
+    }
+
+    /* copier = _deepcopy_dispatch.get(cls) */
+    int in_dispatch = 1;
+    if (st->deep_overrides != NULL) {
+        PyObject *copier;
+        rc = fc_dict_getitem(st->deep_overrides, (PyObject *)tp, &copier);
+        if (rc < 0) {
+            return V_ERROR;
+        }
+        if (rc > 0) {
+            if (copier == Py_None) {
+                in_dispatch = 0;     /* removed from the table */
+                Py_DECREF(copier);
+            }
+            else {
+                VisitResult v = visit_python(c, x, copier, NULL, 1, out);
+                Py_DECREF(copier);
+                return v;
+            }
+        }
+    }
+    if (in_dispatch) {
+        if (fc_is_deep_atomic(st, tp)) {
+            *out = Py_NewRef(x);
+            return V_DONE;
+        }
+        if (tp == &PyList_Type) {
+            return visit_list(c, x, out);
+        }
+        if (tp == &PyDict_Type) {
+            return visit_dict(c, x, out);
+        }
+        if (tp == &PyTuple_Type) {
+            return visit_tuple(c, x, out);
+        }
+        if (tp == st->method_type) {
+            Frame *f = frame_push(c, F_METHOD, x);
+            return f == NULL ? V_ERROR : V_PUSHED;
+        }
+    }
+
+    /* issubclass(cls, type): classes are atomic */
+    if (PyType_Check(x)) {
+        *out = Py_NewRef(x);
+        return V_DONE;
+    }
+
+    /* Exact builtins without __deepcopy__ that the stdlib reduces; copied
+     * natively unless copyreg gives them a reducer, or Python code can see
+     * the memo (then the temporary list the stdlib memoizes matters). */
+    if (c->mode == MEMO_NATIVE) {
+        if ((tp == &PySet_Type && !st->set_reduced) ||
+            (tp == &PyFrozenSet_Type && !st->frozenset_reduced)) {
+            return visit_set(c, x);
+        }
+        if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
+            y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
+                                              PyByteArray_GET_SIZE(x));
+            if (y == NULL || memo_finish(c, x, y, 0) < 0) {
+                Py_XDECREF(y);
+                return V_ERROR;
+            }
+            *out = y;
+            return V_DONE;
+        }
+    }
+
+    /* copier = getattr(x, "__deepcopy__", None) */
+    PyObject *hook;
+    rc = fc_lookup_attr(x, st->s_deepcopy, &hook);
+    if (rc < 0) {
+        return V_ERROR;
+    }
+    if (rc > 0) {
+        if (hook != Py_None) {
+            VisitResult v = visit_python(c, x, hook, NULL, 0, out);
+            Py_DECREF(hook);
+            return v;
+        }
+        Py_DECREF(hook);
+    }
+    return visit_reduce(c, x, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* entry point                                                        */
+
+static PyObject *
+run(Copier *c, PyObject *root)
+{
+    PyObject *result = NULL, *incoming = NULL;
+    VisitResult v = visit(c, root, &result);
+    if (v == V_DONE) {
+        return result;
+    }
+    if (v == V_ERROR) {
+        return NULL;
+    }
+    for (;;) {
+        PyObject *done = NULL;
+        StepResult s = step(c, incoming, &done);
+        incoming = NULL;
+        if (s == S_PUSHED) {
+            continue;
+        }
+        if (s == S_ERROR) {
+            return NULL;
+        }
+        frame_pop(c);
+        if (c->depth == 0) {
+            return done;
+        }
+        incoming = done;
+    }
+}
+
+PyObject *
+fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
+{
+    if (fc_state_sync(st) < 0) {
+        return NULL;
+    }
+    int native = (memo == NULL || memo == Py_None);
+    if (native && st->deep_overrides == NULL &&
+        fc_is_deep_atomic(st, Py_TYPE(x))) {
+        return Py_NewRef(x);
+    }
+
+    Copier c;
+    c.st = st;
+    c.frames = c.small;
+    c.depth = 0;
+    c.cap = FC_SMALL_FRAMES;
+    c.ticks = 0;
+    c.memo = NULL;
+    c.memo_id = NULL;
+    memo_init(&c.table);
+    if (native) {
+        c.mode = MEMO_NATIVE;
+    }
+    else {
+        c.mode = PyDict_CheckExact(memo) ? MEMO_DICT : MEMO_MAPPING;
+        c.memo = Py_NewRef(memo);
+        c.memo_id = PyLong_FromVoidPtr(memo);
+        if (c.memo_id == NULL) {
+            Py_DECREF(c.memo);
+            return NULL;
+        }
+    }
+    copier_update_fast_atoms(&c);
+
+    PyObject *result = NULL;
+    if (Py_EnterRecursiveCall(" in deepcopy") == 0) {
+        result = run(&c, x);
+        Py_LeaveRecursiveCall();
+    }
+
+    /* Unwind whatever is left (only after an error). */
+    while (c.depth > 0) {
+        frame_pop(&c);
+    }
+    if (c.frames != c.small) {
+        PyMem_Free(c.frames);
+    }
+    memo_clear(&c.table);
+    Py_XDECREF(c.memo);
+    Py_XDECREF(c.memo_id);
+    return result;
+}

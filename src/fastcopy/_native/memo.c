@@ -1,0 +1,186 @@
+/* memo.c -- the native memo table (see memo.h for the invariants). */
+#include "memo.h"
+
+static inline size_t
+memo_hash(const MemoTable *t, PyObject *key)
+{
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> t->shift);
+}
+
+void
+memo_init(MemoTable *t)
+{
+    memset(t->small, 0, sizeof(t->small));
+    t->slots = t->small;
+    t->mask = MEMO_SMALL - 1;
+    t->shift = 64 - 5;   /* log2(MEMO_SMALL) == 5 */
+    t->used = 0;
+}
+
+PyObject *
+memo_lookup(const MemoTable *t, PyObject *key)
+{
+    size_t i = memo_hash(t, key);
+    for (;;) {
+        const MemoEntry *e = &t->slots[i];
+        if (e->key == key) {
+            return e->value;
+        }
+        if (e->key == NULL) {
+            return NULL;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* Place an entry known not to be present into a table with room. */
+static void
+memo_place(MemoTable *t, PyObject *key, PyObject *value)
+{
+    size_t i = memo_hash(t, key);
+    while (t->slots[i].key != NULL) {
+        i = (i + 1) & t->mask;
+    }
+    t->slots[i].key = key;
+    t->slots[i].value = value;
+}
+
+static int
+memo_grow(MemoTable *t)
+{
+    size_t old_cap = t->mask + 1;
+    size_t new_cap = old_cap * 4;
+    if (new_cap > PY_SSIZE_T_MAX / sizeof(MemoEntry)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    MemoEntry *fresh = PyMem_Calloc(new_cap, sizeof(MemoEntry));
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    MemoEntry *old = t->slots;
+    t->slots = fresh;
+    t->mask = new_cap - 1;
+    t->shift -= 2;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].key != NULL) {
+            memo_place(t, old[i].key, old[i].value);
+        }
+    }
+    if (old != t->small) {
+        PyMem_Free(old);
+    }
+    return 0;
+}
+
+int
+memo_insert(MemoTable *t, PyObject *key, PyObject *value)
+{
+    size_t i = memo_hash(t, key);
+    for (;;) {
+        MemoEntry *e = &t->slots[i];
+        if (e->key == key) {
+            Py_SETREF(e->value, Py_NewRef(value));
+            return 0;
+        }
+        if (e->key == NULL) {
+            break;
+        }
+        i = (i + 1) & t->mask;
+    }
+    if ((t->used + 1) * 2 > t->mask + 1) {
+        if (memo_grow(t) < 0) {
+            return -1;
+        }
+    }
+    memo_place(t, Py_NewRef(key), Py_NewRef(value));
+    t->used++;
+    if ((t->used & (t->used - 1)) == 0) {
+        memo_check(t);   /* O(n): only at powers of two, O(n) overall */
+    }
+    return 0;
+}
+
+void
+memo_clear(MemoTable *t)
+{
+    /* Detach first: releasing a value can run arbitrary code (__del__). */
+    MemoEntry *slots = t->slots;
+    size_t cap = t->mask + 1;
+    size_t used = t->used;
+    MemoEntry *heap = (slots == t->small) ? NULL : slots;
+    if (heap == NULL && used > 0) {
+        /* copy the inline slots out so the table can be reinitialised */
+        MemoEntry tmp[MEMO_SMALL];
+        memcpy(tmp, slots, sizeof(tmp));
+        memo_init(t);
+        for (size_t i = 0; i < MEMO_SMALL; i++) {
+            if (tmp[i].key != NULL) {
+                Py_DECREF(tmp[i].key);
+                Py_DECREF(tmp[i].value);
+            }
+        }
+        return;
+    }
+    memo_init(t);
+    if (heap != NULL) {
+        for (size_t i = 0; i < cap; i++) {
+            if (heap[i].key != NULL) {
+                Py_DECREF(heap[i].key);
+                Py_DECREF(heap[i].value);
+            }
+        }
+        PyMem_Free(heap);
+    }
+}
+
+PyObject *
+memo_export(const MemoTable *t, PyObject *dict)
+{
+    PyObject *keys = PyList_New(0);
+    if (keys == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i <= t->mask; i++) {
+        const MemoEntry *e = &t->slots[i];
+        if (e->key == NULL) {
+            continue;
+        }
+        PyObject *id = PyLong_FromVoidPtr(e->key);
+        if (id == NULL) {
+            goto error;
+        }
+        int rc = PyDict_SetItem(dict, id, e->value);
+        Py_DECREF(id);
+        if (rc < 0 || PyList_Append(keys, e->key) < 0) {
+            goto error;
+        }
+    }
+    return keys;
+error:
+    Py_DECREF(keys);
+    return NULL;
+}
+
+#ifdef FASTCOPY_DEBUG
+void
+memo_check(const MemoTable *t)
+{
+    size_t count = 0;
+    assert(((t->mask + 1) & t->mask) == 0);
+    assert((t->mask + 1) >> (64 - t->shift) == 1);
+    for (size_t i = 0; i <= t->mask; i++) {
+        const MemoEntry *e = &t->slots[i];
+        if (e->key == NULL) {
+            continue;
+        }
+        count++;
+        assert(e->value != NULL);
+        assert(Py_REFCNT(e->key) > 0 && Py_REFCNT(e->value) > 0);
+        assert(memo_lookup(t, e->key) == e->value);
+    }
+    assert(count == t->used);
+    assert(t->used * 2 <= t->mask + 1);
+}
+#endif

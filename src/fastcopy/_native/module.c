@@ -1,0 +1,603 @@
+/* module.c -- the fastcopy._fastcopy module: state set-up (multi-phase
+ * init), dispatch-table change detection, and the Python-facing functions.
+ *
+ * Dispatch tables.  The stdlib lets third parties change how types are
+ * copied through copy._deepcopy_dispatch, copy._copy_dispatch and
+ * copyreg.dispatch_table.  At start-up fastcopy records what the stdlib
+ * itself put in the first two ("expected"); before every call it checks,
+ * in O(1), whether any of the tables (or the copy module's globals that
+ * name them) changed, and if so recomputes the "overrides": every type
+ * whose current entry differs from the expected one.  With no overrides
+ * (the normal case) the engine uses its native paths only.
+ */
+#include "deepcopy.h"
+#include "shallow.h"
+#include "state.h"
+
+/* ------------------------------------------------------------------ */
+/* change detection                                                   */
+
+#if FC_HAS_DICT_WATCHERS
+/* Bumped by the watcher on any change to a watched dict.  Shared by all
+ * module instances: a spurious bump only costs one recomputation. */
+static unsigned long fc_generation = 1;
+
+static int
+state_watch_cb(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
+               PyObject *new_value)
+{
+    (void)event;
+    (void)dict;
+    (void)key;
+    (void)new_value;
+    fc_generation++;
+    return 0;
+}
+#endif
+
+/* {type: entry} of `current` that differ from `expected`, with None for
+ * expected types missing from `current`.  New dict, or Py_None when there
+ * is no difference, or NULL on error. */
+static PyObject *
+state_diff(PyObject *current, PyObject *expected)
+{
+    PyObject *out = PyDict_New();
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(current, &pos, &key, &value)) {
+        PyObject *want = PyDict_GetItemWithError(expected, key);
+        if (want == NULL && PyErr_Occurred()) {
+            goto error;
+        }
+        if (want != value && PyDict_SetItem(out, key, value) < 0) {
+            goto error;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(expected, &pos, &key, &value)) {
+        int has = PyDict_Contains(current, key);
+        if (has < 0 || (has == 0 && PyDict_SetItem(out, key, Py_None) < 0)) {
+            goto error;
+        }
+    }
+    if (PyDict_GET_SIZE(out) == 0) {
+        Py_DECREF(out);
+        return Py_NewRef(Py_None);
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* copy.<name>, which must be a dict.  New reference or NULL. */
+static PyObject *
+state_copy_global_dict(FcState *st, const char *name)
+{
+    PyObject *d = PyDict_GetItemString(st->copy_dict, name);  /* borrowed */
+    if (d == NULL || !PyDict_Check(d)) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "fastcopy: copy.%s is missing or not a dict", name);
+        return NULL;
+    }
+    return Py_NewRef(d);
+}
+
+static int
+state_rebuild(FcState *st)
+{
+    PyObject *deep = NULL, *shallow = NULL, *table = NULL;
+    PyObject *dover = NULL, *sover = NULL;
+
+    deep = state_copy_global_dict(st, "_deepcopy_dispatch");
+    shallow = deep ? state_copy_global_dict(st, "_copy_dispatch") : NULL;
+    if (shallow == NULL) {
+        goto error;
+    }
+    table = PyDict_GetItemString(st->copy_dict, "dispatch_table");
+    if (table == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: copy.dispatch_table is missing");
+        goto error;
+    }
+    Py_INCREF(table);
+    dover = state_diff(deep, st->deep_expected);
+    sover = dover ? state_diff(shallow, st->shallow_expected) : NULL;
+    if (sover == NULL) {
+        goto error;
+    }
+    if (PyDict_Check(table)) {
+        int a = PyDict_Contains(table, (PyObject *)&PySet_Type);
+        int b = PyDict_Contains(table, (PyObject *)&PyFrozenSet_Type);
+        int c = PyDict_Contains(table, (PyObject *)&PyByteArray_Type);
+        if (a < 0 || b < 0 || c < 0) {
+            goto error;
+        }
+        st->set_reduced = a;
+        st->frozenset_reduced = b;
+        st->bytearray_reduced = c;
+    }
+    else {
+        st->set_reduced = st->frozenset_reduced = st->bytearray_reduced = 1;
+    }
+#if FC_HAS_DICT_WATCHERS
+    st->seen_generation = fc_generation;
+    if (PyDict_Watch(st->watcher_id, st->copy_dict) < 0 ||
+        PyDict_Watch(st->watcher_id, deep) < 0 ||
+        PyDict_Watch(st->watcher_id, shallow) < 0 ||
+        (PyDict_Check(table) && PyDict_Watch(st->watcher_id, table) < 0)) {
+        goto error;
+    }
+#endif
+    Py_XSETREF(st->deep_dispatch, deep);
+    Py_XSETREF(st->shallow_dispatch, shallow);
+    Py_XSETREF(st->dispatch_table, table);
+    Py_CLEAR(st->deep_overrides);
+    Py_CLEAR(st->shallow_overrides);
+    st->deep_overrides = dover == Py_None ? NULL : Py_NewRef(dover);
+    st->shallow_overrides = sover == Py_None ? NULL : Py_NewRef(sover);
+    Py_DECREF(dover);
+    Py_DECREF(sover);
+#if !FC_HAS_DICT_WATCHERS
+    st->seen_dicts[0] = st->copy_dict;
+    st->seen_dicts[1] = st->deep_dispatch;
+    st->seen_dicts[2] = st->shallow_dispatch;
+    st->seen_dicts[3] = PyDict_Check(table) ? table : NULL;
+    for (int i = 0; i < 4; i++) {
+        st->seen_version[i] = st->seen_dicts[i] ? fc_dict_version(st->seen_dicts[i]) : 0;
+    }
+#endif
+    st->synced = 1;
+    return 0;
+error:
+    Py_XDECREF(deep);
+    Py_XDECREF(shallow);
+    Py_XDECREF(table);
+    Py_XDECREF(dover);
+    Py_XDECREF(sover);
+    return -1;
+}
+
+int
+fc_state_sync(FcState *st)
+{
+#if FC_HAS_DICT_WATCHERS
+    if (st->synced && st->seen_generation == fc_generation) {
+        return 0;
+    }
+#else
+    if (st->synced) {
+        int same = 1;
+        for (int i = 0; i < 4 && same; i++) {
+            PyObject *d = st->seen_dicts[i];
+            same = d == NULL || fc_dict_version(d) == st->seen_version[i];
+        }
+        if (same) {
+            return 0;
+        }
+    }
+#endif
+    return state_rebuild(st);
+}
+
+/* ------------------------------------------------------------------ */
+/* set-up                                                             */
+
+/* Python helpers for the rare paths where the interpreter's own behaviour
+ * (its exact error messages) is wanted. */
+static const char trampoline_src[] =
+    "import copy as _copy\n"
+    "def reconstruct(x, memo, rv):\n"
+    "    return _copy._reconstruct(x, memo, *rv)\n"
+    "def pair(item):\n"
+    "    key, value = item\n"
+    "    return key, value\n";
+
+static int
+state_add_atomic(PyTypeObject **arr, int *n, PyObject *type)
+{
+    if (!PyType_Check(type)) {
+        return 0;
+    }
+    for (int i = 0; i < *n; i++) {
+        if (arr[i] == (PyTypeObject *)type) {
+            return 0;
+        }
+    }
+    if (*n >= FC_MAX_ATOMIC) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many atomic types");
+        return -1;
+    }
+    arr[(*n)++] = (PyTypeObject *)type;
+    return 0;
+}
+
+static PyObject *
+state_optional_attr(PyObject *obj, const char *name)
+{
+    PyObject *s = PyUnicode_FromString(name), *r = NULL;
+    if (s == NULL) {
+        return NULL;
+    }
+    if (fc_lookup_attr(obj, s, &r) == 0) {
+        r = Py_NewRef(Py_None);   /* absent: None never equals a table entry */
+    }
+    Py_DECREF(s);
+    return r;
+}
+
+static int
+state_expect(PyObject *expected, PyObject *type, PyObject *fn)
+{
+    if (fn == Py_None) {
+        return 0;
+    }
+    return PyDict_SetItem(expected, type, fn);
+}
+
+static int
+state_init(FcState *st)
+{
+    PyObject *copyreg = NULL, *deep = NULL, *shallow = NULL, *atomic = NULL;
+    PyObject *globals = NULL, *res = NULL;
+
+    st->copy_module = PyImport_ImportModule("copy");
+    copyreg = PyImport_ImportModule("copyreg");
+    if (st->copy_module == NULL || copyreg == NULL) {
+        goto error;
+    }
+    st->copy_dict = Py_NewRef(PyModule_GetDict(st->copy_module));
+    st->copy_error = PyObject_GetAttrString(st->copy_module, "Error");
+    st->newobj = PyObject_GetAttrString(copyreg, "__newobj__");
+    st->newobj_ex = PyObject_GetAttrString(copyreg, "__newobj_ex__");
+    if (!st->copy_error || !st->newobj || !st->newobj_ex) {
+        goto error;
+    }
+#define GET(field, obj, name)                                      \
+    if ((st->field = state_optional_attr((obj), (name))) == NULL) { \
+        goto error;                                                \
+    }
+    GET(fn_deep_atomic, st->copy_module, "_deepcopy_atomic")
+    GET(fn_deep_list, st->copy_module, "_deepcopy_list")
+    GET(fn_deep_tuple, st->copy_module, "_deepcopy_tuple")
+    GET(fn_deep_dict, st->copy_module, "_deepcopy_dict")
+    GET(fn_deep_method, st->copy_module, "_deepcopy_method")
+    GET(fn_copy_immutable, st->copy_module, "_copy_immutable")
+    GET(fn_list_copy, (PyObject *)&PyList_Type, "copy")
+    GET(fn_dict_copy, (PyObject *)&PyDict_Type, "copy")
+    GET(fn_set_copy, (PyObject *)&PySet_Type, "copy")
+    GET(fn_bytearray_copy, (PyObject *)&PyByteArray_Type, "copy")
+#undef GET
+
+#define INTERN(field, text)                                      \
+    if ((st->field = PyUnicode_InternFromString(text)) == NULL) { \
+        goto error;                                              \
+    }
+    INTERN(s_deepcopy, "__deepcopy__")
+    INTERN(s_copy, "__copy__")
+    INTERN(s_reduce_ex, "__reduce_ex__")
+    INTERN(s_reduce, "__reduce__")
+    INTERN(s_setstate, "__setstate__")
+    INTERN(s_dict, "__dict__")
+    INTERN(s_update, "update")
+    INTERN(s_append, "append")
+    INTERN(s_get, "get")
+    INTERN(s_replace, "__replace__")
+    INTERN(s_name, "__name__")
+    INTERN(s_class, "__class__")
+    INTERN(s_items, "items")
+#undef INTERN
+    st->int4 = PyLong_FromLong(4);
+    st->nil = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (st->int4 == NULL || st->nil == NULL) {
+        goto error;
+    }
+    st->method_type = &PyMethod_Type;
+
+    globals = PyDict_New();
+    if (globals == NULL ||
+        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        goto error;
+    }
+    res = PyRun_String(trampoline_src, Py_file_input, globals, globals);
+    if (res == NULL) {
+        goto error;
+    }
+    st->tramp_reconstruct = Py_XNewRef(PyDict_GetItemString(globals, "reconstruct"));
+    st->tramp_pair = Py_XNewRef(PyDict_GetItemString(globals, "pair"));
+    if (!st->tramp_reconstruct || !st->tramp_pair) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: trampolines missing");
+        goto error;
+    }
+
+    /* Atomic types and the expected contents of the dispatch tables, as
+     * the stdlib set them up. */
+    deep = PyDict_GetItemString(st->copy_dict, "_deepcopy_dispatch");
+    shallow = PyDict_GetItemString(st->copy_dict, "_copy_dispatch");
+    if (deep == NULL || shallow == NULL || !PyDict_Check(deep) || !PyDict_Check(shallow)) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: unexpected copy module layout");
+        goto error;
+    }
+    st->deep_expected = PyDict_New();
+    st->shallow_expected = PyDict_New();
+    if (!st->deep_expected || !st->shallow_expected) {
+        goto error;
+    }
+    PyTypeObject *all_atomic[FC_MAX_ATOMIC];
+    int n_all = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    atomic = state_optional_attr(st->copy_module, "_atomic_types");
+    if (atomic == NULL) {
+        goto error;
+    }
+    if (atomic != Py_None) {
+        /* 3.14+: a set of atomic types checked before the memo */
+        st->atomic_first = 1;
+        PyObject *it = PyObject_GetIter(atomic), *t;
+        if (it == NULL) {
+            goto error;
+        }
+        while ((t = PyIter_Next(it)) != NULL) {
+            int rc = state_add_atomic(all_atomic, &n_all, t);
+            Py_DECREF(t);
+            if (rc < 0) {
+                Py_DECREF(it);
+                goto error;
+            }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+    }
+    while (PyDict_Next(deep, &pos, &key, &value)) {
+        if (value == st->fn_deep_atomic) {
+            if (state_add_atomic(all_atomic, &n_all, key) < 0 ||
+                state_expect(st->deep_expected, key, value) < 0) {
+                goto error;
+            }
+        }
+    }
+    if (state_expect(st->deep_expected, (PyObject *)&PyList_Type, st->fn_deep_list) < 0 ||
+        state_expect(st->deep_expected, (PyObject *)&PyTuple_Type, st->fn_deep_tuple) < 0 ||
+        state_expect(st->deep_expected, (PyObject *)&PyDict_Type, st->fn_deep_dict) < 0 ||
+        state_expect(st->deep_expected, (PyObject *)&PyMethod_Type, st->fn_deep_method) < 0) {
+        goto error;
+    }
+    /* the five hot types are tested inline when all are atomic */
+    PyTypeObject *hot[5] = {&PyUnicode_Type, &PyLong_Type, &PyFloat_Type,
+                            &PyBool_Type, Py_TYPE(Py_None)};
+    int hot_found = 0;
+    for (int i = 0; i < n_all; i++) {
+        for (int j = 0; j < 5; j++) {
+            hot_found += (all_atomic[i] == hot[j]);
+        }
+    }
+    st->hot_atomic = (hot_found == 5);
+    st->n_deep_atomic = 0;
+    for (int i = 0; i < n_all; i++) {
+        int is_hot = 0;
+        for (int j = 0; j < 5; j++) {
+            is_hot |= (all_atomic[i] == hot[j]);
+        }
+        if (!(is_hot && st->hot_atomic)) {
+            st->deep_atomic[st->n_deep_atomic++] = all_atomic[i];
+        }
+    }
+
+    pos = 0;
+    st->n_shallow_atomic = 0;
+    while (PyDict_Next(shallow, &pos, &key, &value)) {
+        if (value == st->fn_copy_immutable) {
+            if (state_add_atomic(st->shallow_atomic, &st->n_shallow_atomic, key) < 0 ||
+                state_expect(st->shallow_expected, key, value) < 0) {
+                goto error;
+            }
+        }
+    }
+    if (state_expect(st->shallow_expected, (PyObject *)&PyList_Type, st->fn_list_copy) < 0 ||
+        state_expect(st->shallow_expected, (PyObject *)&PyDict_Type, st->fn_dict_copy) < 0 ||
+        state_expect(st->shallow_expected, (PyObject *)&PySet_Type, st->fn_set_copy) < 0 ||
+        state_expect(st->shallow_expected, (PyObject *)&PyByteArray_Type, st->fn_bytearray_copy) < 0) {
+        goto error;
+    }
+
+#if FC_HAS_DICT_WATCHERS
+    st->watcher_id = PyDict_AddWatcher(state_watch_cb);
+    if (st->watcher_id < 0) {
+        goto error;
+    }
+#endif
+    Py_DECREF(copyreg);
+    Py_DECREF(globals);
+    Py_DECREF(res);
+    Py_DECREF(atomic);
+    return state_rebuild(st);
+error:
+    Py_XDECREF(copyreg);
+    Py_XDECREF(globals);
+    Py_XDECREF(res);
+    Py_XDECREF(atomic);
+    return -1;
+}
+
+/* Every owned reference of the state, for traverse and clear. */
+#define FC_STATE_OBJECTS(X)                                                   \
+    X(copy_module) X(copy_dict) X(copy_error) X(deep_dispatch)                \
+    X(shallow_dispatch) X(dispatch_table) X(fn_deep_atomic) X(fn_deep_list)   \
+    X(fn_deep_tuple) X(fn_deep_dict) X(fn_deep_method) X(fn_copy_immutable)   \
+    X(fn_list_copy) X(fn_dict_copy) X(fn_set_copy) X(fn_bytearray_copy)       \
+    X(newobj) X(newobj_ex) X(tramp_reconstruct) X(tramp_pair)                 \
+    X(deep_expected) X(shallow_expected) X(deep_overrides)                    \
+    X(shallow_overrides) X(s_deepcopy) X(s_copy) X(s_reduce_ex) X(s_reduce)   \
+    X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
+    X(s_name) X(s_class) X(s_items) X(int4) X(nil)
+
+static int
+mod_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    FcState *st = fc_get_state(m);
+#define VISIT(f) Py_VISIT(st->f);
+    FC_STATE_OBJECTS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int
+mod_clear(PyObject *m)
+{
+    FcState *st = fc_get_state(m);
+#define CLEAR(f) Py_CLEAR(st->f);
+    FC_STATE_OBJECTS(CLEAR)
+#undef CLEAR
+    st->synced = 0;
+    return 0;
+}
+
+static void
+mod_free(void *m)
+{
+#if FC_HAS_DICT_WATCHERS
+    FcState *st = fc_get_state((PyObject *)m);
+    if (st->watcher_id >= 0) {
+        PyObject *exc = PyErr_GetRaisedException();
+        if (PyDict_ClearWatcher(st->watcher_id) < 0) {
+            PyErr_WriteUnraisable((PyObject *)m);
+        }
+        PyErr_SetRaisedException(exc);
+        st->watcher_id = -1;
+    }
+#endif
+    (void)mod_clear((PyObject *)m);
+}
+
+/* ------------------------------------------------------------------ */
+/* module functions                                                   */
+
+PyDoc_STRVAR(mod_deepcopy_doc,
+"deepcopy($module, x, memo=None, /)\n--\n\n"
+"Deep copy operation on arbitrary Python objects.\n\n"
+"Same result, sharing, cycles and exceptions as copy.deepcopy of the\n"
+"running interpreter.  memo, when given, is used and left exactly as\n"
+"copy.deepcopy would leave it.");
+
+static PyObject *
+mod_deepcopy(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    PyObject *x = nargs >= 1 ? args[0] : NULL;
+    PyObject *memo = nargs >= 2 ? args[1] : NULL;
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "deepcopy() takes from 1 to 2 positional arguments but %zd were given",
+                     nargs);
+        return NULL;
+    }
+    if (kwnames != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+            PyObject **slot;
+            if (PyUnicode_CompareWithASCIIString(name, "x") == 0) {
+                slot = &x;
+            }
+            else if (PyUnicode_CompareWithASCIIString(name, "memo") == 0) {
+                slot = &memo;
+            }
+            else {
+                PyErr_Format(PyExc_TypeError,
+                             "deepcopy() got an unexpected keyword argument '%U'", name);
+                return NULL;
+            }
+            if (*slot != NULL) {
+                PyErr_Format(PyExc_TypeError,
+                             "deepcopy() got multiple values for argument '%U'", name);
+                return NULL;
+            }
+            *slot = args[nargs + i];
+        }
+    }
+    if (x == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "deepcopy() missing 1 required positional argument: 'x'");
+        return NULL;
+    }
+    return fc_deepcopy(fc_get_state(module), x, memo);
+}
+
+PyDoc_STRVAR(mod_copy_doc,
+"copy($module, x, /)\n--\n\n"
+"Shallow copy operation on arbitrary Python objects, as copy.copy.");
+
+static PyObject *
+mod_copy(PyObject *module, PyObject *x)
+{
+    return fc_copy(fc_get_state(module), x);
+}
+
+PyDoc_STRVAR(mod_replace_doc,
+"replace($module, obj, /, **changes)\n--\n\n"
+"Return a new object replacing specified fields with new values, as\n"
+"copy.replace of Python 3.13 (offered on every supported version).");
+
+static PyObject *
+mod_replace(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
+{
+    return fc_replace(fc_get_state(module), args, PyVectorcall_NARGS(nargs), kwnames);
+}
+
+static PyMethodDef mod_methods[] = {
+    {"deepcopy", (PyCFunction)(void (*)(void))mod_deepcopy,
+     METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_doc},
+    {"copy", (PyCFunction)mod_copy, METH_O, mod_copy_doc},
+    {"replace", (PyCFunction)(void (*)(void))mod_replace,
+     METH_FASTCALL | METH_KEYWORDS, mod_replace_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+mod_exec(PyObject *m)
+{
+    FcState *st = fc_get_state(m);
+#if FC_HAS_DICT_WATCHERS
+    st->watcher_id = -1;
+#endif
+    if (state_init(st) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(m, "Error", st->copy_error) < 0) {
+        return -1;
+    }
+    return PyModule_AddIntConstant(m, "MAX_DEPTH", (long)FC_MAX_DEPTH);
+}
+
+static PyModuleDef_Slot mod_slots[] = {
+    {Py_mod_exec, mod_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+PyDoc_STRVAR(mod_doc, "Native core of fastcopy: deepcopy, copy and replace.");
+
+static struct PyModuleDef fastcopy_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fastcopy._fastcopy",
+    .m_doc = mod_doc,
+    .m_size = sizeof(FcState),
+    .m_methods = mod_methods,
+    .m_slots = mod_slots,
+    .m_traverse = mod_traverse,
+    .m_clear = mod_clear,
+    .m_free = mod_free,
+};
+
+PyMODINIT_FUNC
+PyInit__fastcopy(void)
+{
+    return PyModuleDef_Init(&fastcopy_module);
+}

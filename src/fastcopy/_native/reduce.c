@@ -1,0 +1,394 @@
+/* reduce.c -- reduce values: getting them (the stdlib's reductor chain) and
+ * replaying them (the stdlib's copy._reconstruct), minus the deep copies,
+ * which the engine in deepcopy.c interleaves.
+ *
+ * Anything the native code does not recognise as a well-formed reduce value
+ * is handed to the stdlib's own copy._reconstruct through a trampoline, so
+ * malformed values raise exactly what the running interpreter raises.
+ */
+#include "reduce.h"
+
+/* dispatch_table.get(cls): 1 and a new reference, 0 if absent, -1 error. */
+static int
+reduce_table_get(FcState *st, PyObject *cls, PyObject **reductor)
+{
+    if (PyDict_CheckExact(st->dispatch_table)) {
+        return fc_dict_getitem(st->dispatch_table, cls, reductor);
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(st->dispatch_table, st->s_get, cls, NULL);
+    if (r == NULL) {
+        *reductor = NULL;
+        return -1;
+    }
+    if (r == Py_None) {
+        Py_DECREF(r);
+        *reductor = NULL;
+        return 0;
+    }
+    *reductor = r;
+    return 1;
+}
+
+PyObject *
+reduce_get(FcState *st, PyObject *x, int deep)
+{
+    PyObject *cls = (PyObject *)Py_TYPE(x);
+    PyObject *reductor = NULL;
+    PyObject *rv = NULL;
+
+    int rc = reduce_table_get(st, cls, &reductor);
+    if (rc < 0) {
+        return NULL;
+    }
+    if (rc > 0) {
+        int use;
+        if (deep) {
+            use = PyObject_IsTrue(reductor);     /* `if reductor:` */
+            if (use < 0) {
+                goto done;
+            }
+        }
+        else {
+            use = (reductor != Py_None);          /* `is not None` */
+        }
+        if (use) {
+            rv = PyObject_CallOneArg(reductor, x);
+            goto done;
+        }
+        Py_CLEAR(reductor);
+    }
+
+    rc = fc_lookup_attr(x, st->s_reduce_ex, &reductor);
+    if (rc < 0) {
+        return NULL;
+    }
+    if (rc > 0 && reductor != Py_None) {
+        rv = PyObject_CallOneArg(reductor, st->int4);
+        goto done;
+    }
+    Py_CLEAR(reductor);
+
+    rc = fc_lookup_attr(x, st->s_reduce, &reductor);
+    if (rc < 0) {
+        return NULL;
+    }
+    if (rc > 0) {
+        int use = PyObject_IsTrue(reductor);
+        if (use < 0) {
+            goto done;
+        }
+        if (use) {
+            rv = PyObject_CallNoArgs(reductor);
+            goto done;
+        }
+    }
+    PyErr_Format(st->copy_error, deep ? "un(deep)copyable object of type %S"
+                                      : "un(shallow)copyable object of type %S",
+                 cls);
+done:
+    Py_XDECREF(reductor);
+    return rv;
+}
+
+ReduceKind
+reduce_parse(PyObject *rv, ReduceParts *parts)
+{
+    if (PyUnicode_Check(rv)) {
+        return REDUCE_IS_STRING;
+    }
+    if (!PyTuple_CheckExact(rv)) {
+        return REDUCE_DELEGATE;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(rv);
+    if (n < 2 || n > 5 || !PyTuple_CheckExact(PyTuple_GET_ITEM(rv, 1))) {
+        return REDUCE_DELEGATE;
+    }
+    parts->func = PyTuple_GET_ITEM(rv, 0);
+    parts->args = PyTuple_GET_ITEM(rv, 1);
+    parts->state = n > 2 ? PyTuple_GET_ITEM(rv, 2) : NULL;
+    parts->listiter = n > 3 ? PyTuple_GET_ITEM(rv, 3) : NULL;
+    parts->dictiter = n > 4 ? PyTuple_GET_ITEM(rv, 4) : NULL;
+    if (parts->state == Py_None) {
+        parts->state = NULL;
+    }
+    if (parts->listiter == Py_None) {
+        parts->listiter = NULL;
+    }
+    if (parts->dictiter == Py_None) {
+        parts->dictiter = NULL;
+    }
+    return REDUCE_NATIVE;
+}
+
+/* Can cls.__new__(cls, ...) be replaced by cls->tp_new(cls, ...)?  For a
+ * class whose metaclass is exactly `type`, attribute lookup of __new__ on
+ * the class and the tp_new slot agree: slot_tp_new itself looks __new__ up
+ * and calls it, and an inherited C __new__ is the inherited slot. */
+static inline int
+reduce_direct_new(PyObject *cls)
+{
+    return PyType_Check(cls) && Py_IS_TYPE(cls, &PyType_Type) &&
+           ((PyTypeObject *)cls)->tp_new != NULL;
+}
+
+PyObject *
+reduce_new_object(FcState *st, PyObject *func, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (func == st->newobj && n >= 1 && reduce_direct_new(PyTuple_GET_ITEM(args, 0))) {
+        /* copyreg.__newobj__(cls, *rest) is cls.__new__(cls, *rest) */
+        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(args, 0);
+        PyObject *rest = PyTuple_GetSlice(args, 1, n);
+        if (rest == NULL) {
+            return NULL;
+        }
+        PyObject *y = cls->tp_new(cls, rest, NULL);
+        Py_DECREF(rest);
+        return y;
+    }
+    if (func == st->newobj_ex && n == 3 &&
+        reduce_direct_new(PyTuple_GET_ITEM(args, 0)) &&
+        PyTuple_CheckExact(PyTuple_GET_ITEM(args, 1)) &&
+        PyDict_CheckExact(PyTuple_GET_ITEM(args, 2))) {
+        /* copyreg.__newobj_ex__(cls, a, kw) is cls.__new__(cls, *a, **kw);
+         * the callee gets its own kwargs dict, as with a ** call. */
+        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(args, 0);
+        PyObject *kw = PyTuple_GET_ITEM(args, 2);
+        PyObject *kwcopy = NULL;
+        if (PyDict_GET_SIZE(kw) > 0) {
+            kwcopy = PyDict_Copy(kw);
+            if (kwcopy == NULL) {
+                return NULL;
+            }
+        }
+        PyObject *y = cls->tp_new(cls, PyTuple_GET_ITEM(args, 1), kwcopy);
+        Py_XDECREF(kwcopy);
+        return y;
+    }
+    return PyObject_Call(func, args, NULL);
+}
+
+/* for key, value in slotstate.items(): setattr(y, key, value) */
+static int
+reduce_set_slots(FcState *st, PyObject *y, PyObject *slotstate)
+{
+    PyObject *items = NULL, *it = NULL, *item = NULL, *key = NULL, *value = NULL;
+    int result = -1;
+
+    items = PyObject_CallMethodNoArgs(slotstate, st->s_items);
+    if (items == NULL) {
+        goto error;
+    }
+    it = PyObject_GetIter(items);
+    if (it == NULL) {
+        goto error;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        if (reduce_unpack_pair(st, item, &key, &value) < 0) {
+            goto error;
+        }
+        Py_CLEAR(item);
+        if (PyObject_SetAttr(y, key, value) < 0) {
+            goto error;
+        }
+        Py_CLEAR(key);
+        Py_CLEAR(value);
+    }
+    if (!PyErr_Occurred()) {
+        result = 0;
+    }
+error:
+    Py_XDECREF(items);
+    Py_XDECREF(it);
+    Py_XDECREF(item);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return result;
+}
+
+int
+reduce_set_state(FcState *st, PyObject *y, PyObject *state)
+{
+    PyObject *probe = NULL;
+    PyObject *dictstate = NULL, *slotstate = NULL;
+    PyObject *ydict = NULL, *r = NULL;
+    int result = -1;
+
+    /* if hasattr(y, '__setstate__'): y.__setstate__(state) */
+    int rc = fc_lookup_attr(y, st->s_setstate, &probe);
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc > 0) {
+        Py_DECREF(probe);
+        r = PyObject_CallMethodOneArg(y, st->s_setstate, state);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+        return 0;
+    }
+
+    /* if isinstance(state, tuple) and len(state) == 2:
+     *     state, slotstate = state */
+    if (PyTuple_Check(state)) {
+        Py_ssize_t len = PyTuple_CheckExact(state) ? PyTuple_GET_SIZE(state)
+                                                   : PyObject_Size(state);
+        if (len < 0) {
+            return -1;
+        }
+        if (len == 2) {
+            if (reduce_unpack_pair(st, state, &dictstate, &slotstate) < 0) {
+                return -1;
+            }
+        }
+    }
+    if (dictstate == NULL && slotstate == NULL) {
+        dictstate = Py_NewRef(state);
+    }
+    if (dictstate != NULL && dictstate != Py_None) {
+        /* y.__dict__.update(state) */
+        ydict = PyObject_GetAttr(y, st->s_dict);
+        if (ydict == NULL) {
+            goto error;
+        }
+        if (PyDict_CheckExact(ydict) && PyDict_CheckExact(dictstate)) {
+            if (PyDict_Update(ydict, dictstate) < 0) {
+                goto error;
+            }
+        }
+        else {
+            r = PyObject_CallMethodOneArg(ydict, st->s_update, dictstate);
+            if (r == NULL) {
+                goto error;
+            }
+            Py_DECREF(r);
+        }
+    }
+    if (slotstate != NULL && slotstate != Py_None) {
+        if (reduce_set_slots(st, y, slotstate) < 0) {
+            goto error;
+        }
+    }
+    result = 0;
+error:
+    Py_XDECREF(dictstate);
+    Py_XDECREF(slotstate);
+    Py_XDECREF(ydict);
+    return result;
+}
+
+int
+reduce_append(FcState *st, PyObject *y, PyObject *item)
+{
+    if (PyList_CheckExact(y)) {
+        return PyList_Append(y, item);
+    }
+    PyObject *r = PyObject_CallMethodOneArg(y, st->s_append, item);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+int
+reduce_setitem(PyObject *y, PyObject *key, PyObject *value)
+{
+    if (PyDict_CheckExact(y)) {
+        return PyDict_SetItem(y, key, value);
+    }
+    return PyObject_SetItem(y, key, value);
+}
+
+int
+reduce_unpack_pair(FcState *st, PyObject *item, PyObject **key, PyObject **value)
+{
+    PyObject *pair = NULL;
+    if (!(PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2)) {
+        /* Let the interpreter unpack it: same errors, same iteration. */
+        pair = PyObject_CallOneArg(st->tramp_pair, item);
+        if (pair == NULL) {
+            *key = *value = NULL;
+            return -1;
+        }
+        item = pair;
+    }
+    *key = Py_NewRef(PyTuple_GET_ITEM(item, 0));
+    *value = Py_NewRef(PyTuple_GET_ITEM(item, 1));
+    Py_XDECREF(pair);
+    return 0;
+}
+
+PyObject *
+reduce_delegate(FcState *st, PyObject *x, PyObject *memo, PyObject *rv)
+{
+    PyObject *args[3] = {x, memo, rv};
+    return PyObject_Vectorcall(st->tramp_reconstruct, args, 3, NULL);
+}
+
+PyObject *
+reduce_shallow(FcState *st, PyObject *x, PyObject *rv)
+{
+    ReduceParts p;
+    PyObject *y = NULL, *it = NULL, *item = NULL, *key = NULL, *value = NULL;
+
+    switch (reduce_parse(rv, &p)) {
+    case REDUCE_IS_STRING:
+        return Py_NewRef(x);
+    case REDUCE_DELEGATE:
+        return reduce_delegate(st, x, Py_None, rv);
+    case REDUCE_NATIVE:
+        break;
+    }
+    y = reduce_new_object(st, p.func, p.args);
+    if (y == NULL) {
+        return NULL;
+    }
+    if (p.state != NULL && reduce_set_state(st, y, p.state) < 0) {
+        goto error;
+    }
+    if (p.listiter != NULL) {
+        it = PyObject_GetIter(p.listiter);
+        if (it == NULL) {
+            goto error;
+        }
+        while ((item = PyIter_Next(it)) != NULL) {
+            if (reduce_append(st, y, item) < 0) {
+                goto error;
+            }
+            Py_CLEAR(item);
+        }
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        Py_CLEAR(it);
+    }
+    if (p.dictiter != NULL) {
+        it = PyObject_GetIter(p.dictiter);
+        if (it == NULL) {
+            goto error;
+        }
+        while ((item = PyIter_Next(it)) != NULL) {
+            if (reduce_unpack_pair(st, item, &key, &value) < 0 ||
+                reduce_setitem(y, key, value) < 0) {
+                goto error;
+            }
+            Py_CLEAR(item);
+            Py_CLEAR(key);
+            Py_CLEAR(value);
+        }
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        Py_CLEAR(it);
+    }
+    return y;
+error:
+    Py_XDECREF(y);
+    Py_XDECREF(it);
+    Py_XDECREF(item);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return NULL;
+}

@@ -1,0 +1,68 @@
+/* reduce.h -- the pickle-protocol half of copying: asking an object for its
+ * reduce value and rebuilding an object from one (the stdlib's
+ * copy._reconstruct), shared by copy() and deepcopy().
+ *
+ * The deep-copying of a reduce value's parts is done by the deepcopy
+ * engine (deepcopy.c), which calls the step functions below between the
+ * copies; copy() uses them directly with no copying in between.
+ */
+#ifndef FASTCOPY_REDUCE_H
+#define FASTCOPY_REDUCE_H
+
+#include "state.h"
+
+/* Ask `x` for its reduce value, in the stdlib's order:
+ * copyreg.dispatch_table[cls] (deep: truthiness test; shallow: `is not
+ * None`), x.__reduce_ex__(4), x.__reduce__(), else copy.Error.
+ * Returns a new reference to the reduce value, or NULL with an exception. */
+PyObject *reduce_get(FcState *st, PyObject *x, int deep);
+
+/* A reduce value the native code can replay: an exact tuple of length 2-5
+ * whose args item is an exact tuple.  Fields are borrowed from the tuple;
+ * absent or None trailing items are NULL. */
+typedef struct {
+    PyObject *func;
+    PyObject *args;
+    PyObject *state;
+    PyObject *listiter;
+    PyObject *dictiter;
+} ReduceParts;
+
+typedef enum {
+    REDUCE_IS_STRING,   /* isinstance(rv, str): the object is its own copy */
+    REDUCE_NATIVE,      /* *parts filled */
+    REDUCE_DELEGATE     /* anything else: let copy._reconstruct raise
+                           whatever the stdlib raises */
+} ReduceKind;
+
+ReduceKind reduce_parse(PyObject *rv, ReduceParts *parts);
+
+/* y = func(*args), where copyreg.__newobj__(cls, *a) and
+ * copyreg.__newobj_ex__(cls, a, kw) become cls.__new__ called directly.
+ * New reference or NULL. */
+PyObject *reduce_new_object(FcState *st, PyObject *func, PyObject *args);
+
+/* The state step of _reconstruct: y.__setstate__(state) if y has one, else
+ * the (dict, slots) protocol.  Returns 0 or -1. */
+int reduce_set_state(FcState *st, PyObject *y, PyObject *state);
+
+/* y.append(item) / y[key] = value, as _reconstruct spells them.
+ * Both return 0 or -1; neither steals. */
+int reduce_append(FcState *st, PyObject *y, PyObject *item);
+int reduce_setitem(PyObject *y, PyObject *key, PyObject *value);
+
+/* `key, value = item` with the interpreter's own unpacking errors.
+ * New references in *key and *value; returns 0 or -1. */
+int reduce_unpack_pair(FcState *st, PyObject *item, PyObject **key,
+                       PyObject **value);
+
+/* copy._reconstruct(x, memo, *rv) called as the stdlib would (memo may be
+ * Py_None for a shallow copy).  New reference or NULL. */
+PyObject *reduce_delegate(FcState *st, PyObject *x, PyObject *memo,
+                          PyObject *rv);
+
+/* The whole of copy.copy's reduce branch: copy._reconstruct(x, None, *rv).
+ * New reference or NULL. */
+PyObject *reduce_shallow(FcState *st, PyObject *x, PyObject *rv);
+
+#endif

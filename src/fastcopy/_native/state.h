@@ -1,0 +1,111 @@
+/* state.h -- the module state: everything fastcopy caches from the `copy`
+ * and `copyreg` modules, interned strings, and the "overrides" computed from
+ * the dispatch tables that third parties may have modified.
+ *
+ * One FcState lives in each fastcopy module object (multi-phase init); the C
+ * functions reach it through fc_get_state(module).
+ */
+#ifndef FASTCOPY_STATE_H
+#define FASTCOPY_STATE_H
+
+#include "compat.h"
+
+#define FC_MAX_ATOMIC 32
+
+typedef struct {
+    /* Modules and functions taken from the standard library (strong refs). */
+    PyObject *copy_module;
+    PyObject *copy_dict;          /* copy.__dict__ (borrowed from module, but
+                                     we keep a strong ref for watching) */
+    PyObject *copy_error;         /* copy.Error */
+    PyObject *deep_dispatch;      /* current copy._deepcopy_dispatch */
+    PyObject *shallow_dispatch;   /* current copy._copy_dispatch */
+    PyObject *dispatch_table;     /* current copy.dispatch_table (copyreg's) */
+    PyObject *fn_deep_atomic;     /* copy._deepcopy_atomic (NULL if absent) */
+    PyObject *fn_deep_list;       /* copy._deepcopy_list */
+    PyObject *fn_deep_tuple;      /* copy._deepcopy_tuple */
+    PyObject *fn_deep_dict;       /* copy._deepcopy_dict */
+    PyObject *fn_deep_method;     /* copy._deepcopy_method */
+    PyObject *fn_copy_immutable;  /* copy._copy_immutable */
+    PyObject *fn_list_copy;       /* list.copy */
+    PyObject *fn_dict_copy;       /* dict.copy */
+    PyObject *fn_set_copy;        /* set.copy */
+    PyObject *fn_bytearray_copy;  /* bytearray.copy */
+    PyObject *newobj;             /* copyreg.__newobj__ */
+    PyObject *newobj_ex;          /* copyreg.__newobj_ex__ */
+    PyObject *tramp_reconstruct;  /* def f(x, memo, rv): return copy._reconstruct(x, memo, *rv) */
+    PyObject *tramp_pair;         /* def f(item): k, v = item; return k, v */
+
+    /* Atomic types for deepcopy (returned as is) and for copy. */
+    PyTypeObject *deep_atomic[FC_MAX_ATOMIC];
+    int n_deep_atomic;
+    PyTypeObject *shallow_atomic[FC_MAX_ATOMIC];
+    int n_shallow_atomic;
+    int atomic_first;             /* 3.14+: atomics checked before the memo */
+    int hot_atomic;               /* str, int, float, bool, None all atomic;
+                                     they are then left out of deep_atomic */
+
+    /* What the stdlib itself put in the two dispatch tables ({type: fn}). */
+    PyObject *deep_expected;
+    PyObject *shallow_expected;
+
+    /* Overrides: NULL when the dispatch tables hold exactly what the stdlib
+     * put there (the fast path); otherwise a dict {type: copier or None}
+     * listing every type whose handling differs from the stdlib's default
+     * (None: the type was removed from the table). */
+    PyObject *deep_overrides;
+    PyObject *shallow_overrides;
+    /* Builtins that copyreg.dispatch_table gives a reducer to (so their
+     * native paths must not be used). */
+    int set_reduced, frozenset_reduced, bytearray_reduced;
+
+    /* Change detection for the tables above. */
+#if FC_HAS_DICT_WATCHERS
+    int watcher_id;
+    unsigned long seen_generation;
+#else
+    uint64_t seen_version[4];
+    PyObject *seen_dicts[4];       /* borrowed identities, compared only */
+#endif
+    int synced;
+
+    /* Interned strings. */
+    PyObject *s_deepcopy, *s_copy, *s_reduce_ex, *s_reduce, *s_setstate,
+        *s_dict, *s_update, *s_append, *s_get, *s_replace, *s_name,
+        *s_class, *s_items;
+    PyObject *int4;               /* the int 4 */
+    PyObject *nil;                /* private sentinel for memo.get */
+    PyTypeObject *method_type;    /* types.MethodType */
+} FcState;
+
+/* Borrowed pointer to the state of a fastcopy module object. */
+static inline FcState *
+fc_get_state(PyObject *module)
+{
+    return (FcState *)PyModule_GetState(module);
+}
+
+/* Re-read the dispatch tables if any of them changed since the last call.
+ * Returns 0, or -1 with an exception set. (module.c) */
+int fc_state_sync(FcState *st);
+
+/* Is `tp` one of deepcopy's atomic types (returned as is)?  The five most
+ * common ones are compared first when all five are atomic (hot_atomic);
+ * the rest are in the small deep_atomic array. */
+static inline int
+fc_is_deep_atomic(const FcState *st, PyTypeObject *tp)
+{
+    if (st->hot_atomic &&
+        (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+         tp == &PyBool_Type || tp == Py_TYPE(Py_None))) {
+        return 1;
+    }
+    for (int i = 0; i < st->n_deep_atomic; i++) {
+        if (st->deep_atomic[i] == tp) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#endif /* FASTCOPY_STATE_H */
