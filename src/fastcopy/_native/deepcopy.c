@@ -96,6 +96,8 @@ typedef enum { V_DONE, V_PUSHED, V_ERROR } VisitResult;
 typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
 
 static VisitResult visit(Copier *c, PyObject *x, PyObject **out);
+static int dict_truncate(PyObject *y, Py_ssize_t keep);
+enum { DICT_EXACT = 0, DICT_PATCH = 1 };
 
 /* ------------------------------------------------------------------ */
 /* memo operations (stdlib spelling in the comments)                  */
@@ -262,6 +264,16 @@ memo_for_python(Copier *c)
     if (c->mode != MEMO_NATIVE) {
         return c->memo;
     }
+    for (Py_ssize_t k = 0; k < c->depth; k++) {
+        Frame *f = &c->frames[k];
+        if (f->kind == F_DICT && f->phase == DICT_PATCH) {
+            /* entries done: fetched (n - n2) minus the one in progress */
+            if (dict_truncate(f->y, f->n - f->n2 - (f->a != NULL)) < 0) {
+                return NULL;
+            }
+            f->phase = DICT_EXACT;
+        }
+    }
     PyObject *dict = PyDict_New();
     if (dict == NULL) {
         return NULL;
@@ -362,7 +374,7 @@ list_append_steal(PyObject *list, PyObject *v)
 static inline VisitResult
 visit_child(Copier *c, PyObject *x, PyObject **out)
 {
-    if (c->fast_atoms && fc_is_deep_atomic(c->st, Py_TYPE(x))) {
+    if (c->fast_atoms && fc_is_hot_atomic(c->st, Py_TYPE(x))) {
         *out = Py_NewRef(x);
         return V_DONE;
     }
@@ -399,6 +411,39 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     return S_DONE;
 }
 
+/* Dict frames run in one of two phases.
+ *   DICT_EXACT  the stdlib's loop: y starts empty and grows key by key.
+ *   DICT_PATCH  (native memo only, every key a str/int/float/bool/None)
+ *               y starts as PyDict_Copy(x) and only values that are not
+ *               atomic are replaced by their copies.  The difference from
+ *               DICT_EXACT is visible only to Python code that can see y
+ *               through the memo, so when the memo is handed to Python
+ *               (memo_for_python), y is cut back to the entries already
+ *               done and the frame continues in DICT_EXACT. */
+/* Delete every entry of dict y after the first `keep` (all keys are
+ * exact str/int/float/bool/None, so no Python code runs). */
+static int
+dict_truncate(PyObject *y, Py_ssize_t keep)
+{
+    PyObject *drop = PyList_New(0);
+    if (drop == NULL) {
+        return -1;
+    }
+    Py_ssize_t pos = 0, idx = 0;
+    PyObject *k, *v;
+    int rc = 0;
+    while (rc == 0 && PyDict_Next(y, &pos, &k, &v)) {
+        if (idx++ >= keep) {
+            rc = PyList_Append(drop, k);
+        }
+    }
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(drop); i++) {
+        rc = PyDict_DelItem(y, PyList_GET_ITEM(drop, i));
+    }
+    Py_DECREF(drop);
+    return rc;
+}
+
 static StepResult
 step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -408,6 +453,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     Frame *f = &c->frames[fi];
     PyObject *r;
     if (incoming != NULL) {
+        if (f->phase == DICT_PATCH) {
+            r = incoming;
+            goto patch;
+        }
         if (f->b == NULL) {          /* the value's copy arrived */
             f->b = incoming;
             goto copy_key;
@@ -431,6 +480,9 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return S_ERROR;
         }
         f->n2--;
+        if (f->phase == DICT_PATCH && fc_is_deep_atomic(c->st, Py_TYPE(value))) {
+            continue;                 /* y already holds it */
+        }
         f->a = Py_NewRef(key);
         Py_INCREF(value);
         VisitResult v = visit_child(c, value, &r);
@@ -439,6 +491,18 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
         f = &c->frames[fi];
+        if (f->phase == DICT_PATCH) {
+    patch:
+            {
+                int rc = PyDict_SetItem(f->y, f->a, r);
+                Py_DECREF(r);
+                Py_CLEAR(f->a);
+                if (rc < 0) {
+                    return S_ERROR;
+                }
+            }
+            continue;
+        }
         f->b = r;
     copy_key:
         v = visit_child(c, f->a, &r);
@@ -821,7 +885,24 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
 static VisitResult
 visit_dict(Copier *c, PyObject *x, PyObject **out)
 {
-    PyObject *y = PyDict_New();
+    FcState *st = c->st;
+    Py_ssize_t n = PyDict_GET_SIZE(x);
+    int patch = 0, all_atomic = 1;
+    if (n > 0 && c->mode == MEMO_NATIVE && c->fast_atoms && st->hot_atomic) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        patch = 1;
+        while (PyDict_Next(x, &pos, &k, &v)) {
+            if (!fc_is_hot_atomic(st, Py_TYPE(k))) {
+                patch = 0;
+                break;
+            }
+            if (all_atomic && !fc_is_deep_atomic(st, Py_TYPE(v))) {
+                all_atomic = 0;
+            }
+        }
+    }
+    PyObject *y = patch ? PyDict_Copy(x) : PyDict_New();
     if (y == NULL) {
         return V_ERROR;
     }
@@ -829,7 +910,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         Py_DECREF(y);
         return V_ERROR;
     }
-    if (PyDict_GET_SIZE(x) == 0) {
+    if (n == 0 || (patch && all_atomic)) {
         if (memo_finish(c, x, y, 1) < 0) {
             Py_DECREF(y);
             return V_ERROR;
@@ -843,7 +924,8 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     f->y = y;
-    f->n = f->n2 = PyDict_GET_SIZE(x);
+    f->phase = patch ? DICT_PATCH : DICT_EXACT;
+    f->n = f->n2 = n;
     return V_PUSHED;
 }
 
@@ -984,10 +1066,6 @@ visit(Copier *c, PyObject *x, PyObject **out)
         }
     }
     if (in_dispatch) {
-        if (fc_is_deep_atomic(st, tp)) {
-            *out = Py_NewRef(x);
-            return V_DONE;
-        }
         if (tp == &PyList_Type) {
             return visit_list(c, x, out);
         }
@@ -996,6 +1074,10 @@ visit(Copier *c, PyObject *x, PyObject **out)
         }
         if (tp == &PyTuple_Type) {
             return visit_tuple(c, x, out);
+        }
+        if (fc_is_deep_atomic(st, tp)) {
+            *out = Py_NewRef(x);
+            return V_DONE;
         }
         if (tp == st->method_type) {
             Frame *f = frame_push(c, F_METHOD, x);

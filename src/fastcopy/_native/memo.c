@@ -13,7 +13,7 @@ memo_init(MemoTable *t)
     memset(t->small, 0, sizeof(t->small));
     t->slots = t->small;
     t->mask = MEMO_SMALL - 1;
-    t->shift = 64 - 5;   /* log2(MEMO_SMALL) == 5 */
+    t->shift = 64 - 4;   /* log2(MEMO_SMALL) == 4 */
     t->used = 0;
 }
 
@@ -105,34 +105,23 @@ memo_insert(MemoTable *t, PyObject *key, PyObject *value)
 void
 memo_clear(MemoTable *t)
 {
-    /* Detach first: releasing a value can run arbitrary code (__del__). */
-    MemoEntry *slots = t->slots;
-    size_t cap = t->mask + 1;
-    size_t used = t->used;
-    MemoEntry *heap = (slots == t->small) ? NULL : slots;
-    if (heap == NULL && used > 0) {
-        /* copy the inline slots out so the table can be reinitialised */
-        MemoEntry tmp[MEMO_SMALL];
-        memcpy(tmp, slots, sizeof(tmp));
-        memo_init(t);
-        for (size_t i = 0; i < MEMO_SMALL; i++) {
-            if (tmp[i].key != NULL) {
-                Py_DECREF(tmp[i].key);
-                Py_DECREF(tmp[i].value);
+    /* Called once, when the owning Copier is finished with the table; a
+     * __del__ run by a release below cannot reach this table. */
+    if (t->used > 0) {
+        for (size_t i = 0; i <= t->mask; i++) {
+            MemoEntry *e = &t->slots[i];
+            if (e->key != NULL) {
+                Py_DECREF(e->key);
+                Py_DECREF(e->value);
+                e->key = e->value = NULL;
             }
         }
-        return;
     }
-    memo_init(t);
-    if (heap != NULL) {
-        for (size_t i = 0; i < cap; i++) {
-            if (heap[i].key != NULL) {
-                Py_DECREF(heap[i].key);
-                Py_DECREF(heap[i].value);
-            }
-        }
-        PyMem_Free(heap);
+    if (t->slots != t->small) {
+        PyMem_Free(t->slots);
+        t->slots = t->small;
     }
+    t->used = 0;
 }
 
 PyObject *

@@ -89,15 +89,22 @@ fc_get_state(PyObject *module)
  * Returns 0, or -1 with an exception set. (module.c) */
 int fc_state_sync(FcState *st);
 
+/* Is `tp` one of str, int, float, bool, NoneType and are these atomic? */
+static inline int
+fc_is_hot_atomic(const FcState *st, PyTypeObject *tp)
+{
+    return st->hot_atomic &&
+           (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+            tp == &PyBool_Type || tp == Py_TYPE(Py_None));
+}
+
 /* Is `tp` one of deepcopy's atomic types (returned as is)?  The five most
  * common ones are compared first when all five are atomic (hot_atomic);
  * the rest are in the small deep_atomic array. */
 static inline int
 fc_is_deep_atomic(const FcState *st, PyTypeObject *tp)
 {
-    if (st->hot_atomic &&
-        (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
-         tp == &PyBool_Type || tp == Py_TYPE(Py_None))) {
+    if (fc_is_hot_atomic(st, tp)) {
         return 1;
     }
     for (int i = 0; i < st->n_deep_atomic; i++) {
