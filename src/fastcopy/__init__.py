@@ -8,7 +8,7 @@ standard library's exact semantics.
 
 from copy import Error
 
-from ._fastcopy import copy, deepcopy, replace
+from ._fastcopy import MAX_DEPTH, copy, deepcopy, replace
 
 __all__ = ["Error", "copy", "deepcopy", "replace"]
 __version__ = "0.1.0"
