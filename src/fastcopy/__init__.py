@@ -8,7 +8,14 @@ standard library's exact semantics.
 
 from copy import Error
 
-from ._fastcopy import MAX_DEPTH, copy, deepcopy, replace
+import sys as _sys
+
+from ._fastcopy import MAX_DEPTH, copy, deepcopy
+
+if _sys.version_info >= (3, 13):
+    from ._fastcopy import replace
+else:  # the 3.13 __replace__ protocol, offered on older versions too
+    from ._replace_compat import replace
 
 __all__ = ["Error", "copy", "deepcopy", "replace"]
 __version__ = "0.1.0"
