@@ -87,6 +87,7 @@ typedef struct {
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
     Py_ssize_t depth, cap;
+    Py_ssize_t reduce_depth; /* F_REDUCE frames on the stack */
     unsigned long ticks;
     MemoTable table;
     Frame small[FC_SMALL_FRAMES];
@@ -340,6 +341,9 @@ static void
 frame_pop(Copier *c)
 {
     Frame f = c->frames[--c->depth];
+    if (f.kind == F_REDUCE) {
+        c->reduce_depth--;
+    }
     /* release after popping: a __del__ may run */
     Py_XDECREF(f.x);
     Py_XDECREF(f.y);
@@ -1010,12 +1014,22 @@ visit_reduce(Copier *c, PyObject *x, PyObject **out)
             return V_ERROR;
         }
     }
-    Frame *f = frame_push(c, F_REDUCE, x);
+    Frame *f = NULL;
+    if (c->reduce_depth >= FC_MAX_REDUCE_DEPTH) {
+        PyErr_Format(PyExc_RecursionError,
+                     "maximum recursion depth exceeded in deepcopy "
+                     "(fastcopy follows at most %zd nested objects rebuilt "
+                     "through __reduce_ex__)", (Py_ssize_t)FC_MAX_REDUCE_DEPTH);
+    }
+    else {
+        f = frame_push(c, F_REDUCE, x);
+    }
     if (f == NULL) {
         Py_DECREF(rv);
         Py_XDECREF(cargs);
         return V_ERROR;
     }
+    c->reduce_depth++;
     f->a = rv;
     f->b = cargs;
     f->phase = R_ARGS;
@@ -1176,6 +1190,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.st = st;
     c.frames = c.small;
     c.depth = 0;
+    c.reduce_depth = 0;
     c.cap = FC_SMALL_FRAMES;
     c.ticks = 0;
     c.memo = NULL;

@@ -14,4 +14,11 @@ PyObject *fc_deepcopy(FcState *st, PyObject *x, PyObject *memo);
  * by the C stack or sys.getrecursionlimit()). */
 #define FC_MAX_DEPTH ((Py_ssize_t)1 << 22)
 
+/* Deepest nesting of objects rebuilt through the reduce protocol.  Lower
+ * than FC_MAX_DEPTH because CPython frees some such objects recursively on
+ * the C stack (a dict subclass such as defaultdict bypasses the trashcan),
+ * so a copy deeper than this could not be dropped safely.  The stdlib stops
+ * at about 1/30 of it (the recursion limit). */
+#define FC_MAX_REDUCE_DEPTH ((Py_ssize_t)30000)
+
 #endif
