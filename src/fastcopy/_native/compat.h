@@ -64,6 +64,20 @@ fc_dict_version(PyObject *dict)
 }
 #endif
 
+/* A type's version tag, the guard of the per-type strategy cache: CPython
+ * gives the type a new tag (or 0, "none") whenever the type or one of its
+ * bases is modified.  0 means "no valid tag": do not cache.  3.10 and 3.11
+ * also keep a flag that says whether the tag is valid. */
+static inline unsigned int
+fc_type_tag(PyTypeObject *tp)
+{
+#if FC_PY312_PLUS
+    return tp->tp_version_tag;
+#else
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
+#endif
+}
+
 /* The allocated capacity of a list (public struct field in every supported
  * version's cpython/listobject.h). */
 #define FC_LIST_ALLOCATED(op) (((PyListObject *)(op))->allocated)

@@ -331,9 +331,11 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
         return NULL;
     }
     Frame *f = &c->frames[c->depth++];
-    memset(f, 0, sizeof(*f));
     f->kind = (uint8_t)kind;
+    f->phase = 0;
+    f->i = f->n = f->n2 = 0;
     f->x = Py_NewRef(x);
+    f->y = f->a = f->b = f->c = f->d = NULL;
     return f;
 }
 
@@ -417,9 +419,11 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 
 /* Dict frames run in one of two phases.
  *   DICT_EXACT  the stdlib's loop: y starts empty and grows key by key.
- *   DICT_PATCH  (native memo only, every key a str/int/float/bool/None)
- *               y starts as PyDict_Copy(x) and only values that are not
- *               atomic are replaced by their copies.  The difference from
+ *   DICT_PATCH  (native memo only) y starts as PyDict_Copy(x) and only
+ *               values that are not atomic are replaced by their copies,
+ *               as long as every key is a str/int/float/bool/None (whose
+ *               copy is itself); the first other key cuts y back to the
+ *               entries done and the frame continues in DICT_EXACT.  The difference from
  *               DICT_EXACT is visible only to Python code that can see y
  *               through the memo, so when the memo is handed to Python
  *               (memo_for_python), y is cut back to the entries already
@@ -484,8 +488,17 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return S_ERROR;
         }
         f->n2--;
-        if (f->phase == DICT_PATCH && fc_is_deep_atomic(c->st, Py_TYPE(value))) {
-            continue;                 /* y already holds it */
+        if (f->phase == DICT_PATCH) {
+            if (!fc_is_hot_atomic(c->st, Py_TYPE(key))) {
+                /* a key whose copy may differ: finish key by key */
+                if (dict_truncate(f->y, f->n - f->n2 - 1) < 0) {
+                    return S_ERROR;
+                }
+                f->phase = DICT_EXACT;
+            }
+            else if (fc_is_deep_atomic(c->st, Py_TYPE(value))) {
+                continue;             /* y already holds it */
+            }
         }
         f->a = Py_NewRef(key);
         Py_INCREF(value);
@@ -889,23 +902,11 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
 static VisitResult
 visit_dict(Copier *c, PyObject *x, PyObject **out)
 {
-    FcState *st = c->st;
-    Py_ssize_t n = PyDict_GET_SIZE(x);
-    int patch = 0, all_atomic = 1;
-    if (n > 0 && c->mode == MEMO_NATIVE && c->fast_atoms && st->hot_atomic) {
-        Py_ssize_t pos = 0;
-        PyObject *k, *v;
-        patch = 1;
-        while (PyDict_Next(x, &pos, &k, &v)) {
-            if (!fc_is_hot_atomic(st, Py_TYPE(k))) {
-                patch = 0;
-                break;
-            }
-            if (all_atomic && !fc_is_deep_atomic(st, Py_TYPE(v))) {
-                all_atomic = 0;
-            }
-        }
-    }
+    /* Optimistically DICT_PATCH (see step_dict) when the memo is native and
+     * atoms need no memo lookup; the first key that is not a str, int,
+     * float, bool or None switches the frame to DICT_EXACT. */
+    int patch = c->mode == MEMO_NATIVE && c->fast_atoms && c->st->hot_atomic &&
+                PyDict_GET_SIZE(x) > 0;
     PyObject *y = patch ? PyDict_Copy(x) : PyDict_New();
     if (y == NULL) {
         return V_ERROR;
@@ -914,7 +915,10 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         Py_DECREF(y);
         return V_ERROR;
     }
-    if (n == 0 || (patch && all_atomic)) {
+    /* the stdlib creates its items() iterator after the memo store, which
+     * may have changed x when x is the memo itself */
+    Py_ssize_t n = PyDict_GET_SIZE(x);
+    if (n == 0) {
         if (memo_finish(c, x, y, 1) < 0) {
             Py_DECREF(y);
             return V_ERROR;
@@ -986,11 +990,13 @@ visit_set(Copier *c, PyObject *x)
 }
 
 static VisitResult
-visit_reduce(Copier *c, PyObject *x, PyObject **out)
+visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
 {
-    PyObject *rv = reduce_get(c->st, x, 1);
     if (rv == NULL) {
-        return V_ERROR;
+        rv = reduce_get(c->st, x, 1);
+        if (rv == NULL) {
+            return V_ERROR;
+        }
     }
     ReduceParts p;
     switch (reduce_parse(rv, &p)) {
@@ -1125,6 +1131,26 @@ visit(Copier *c, PyObject *x, PyObject **out)
         }
     }
 
+    /* Classes whose answers to the protocol are known from the type (see
+     * fc_type_strategy): the reduce value without the lookups on the way. */
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        int strategy = fc_type_strategy(st, tp);
+        if (strategy < 0) {
+            return V_ERROR;
+        }
+        if (strategy == STRAT_PLAIN || strategy == STRAT_REDUCE) {
+            PyObject *rv = strategy == STRAT_PLAIN ? reduce_plain(st, x)
+                                                   : reduce_overridden(st, x);
+            if (rv == NULL) {
+                return V_ERROR;
+            }
+            if (rv != Py_None) {
+                return visit_reduce(c, x, rv, out);
+            }
+            Py_DECREF(rv);
+        }
+    }
+
     /* copier = getattr(x, "__deepcopy__", None) */
     PyObject *hook;
     rc = fc_lookup_attr(x, st->s_deepcopy, &hook);
@@ -1139,7 +1165,7 @@ visit(Copier *c, PyObject *x, PyObject **out)
         }
         Py_DECREF(hook);
     }
-    return visit_reduce(c, x, out);
+    return visit_reduce(c, x, NULL, out);
 }
 
 /* ------------------------------------------------------------------ */

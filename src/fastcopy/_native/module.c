@@ -149,6 +149,7 @@ state_rebuild(FcState *st)
         st->seen_version[i] = st->seen_dicts[i] ? fc_dict_version(st->seen_dicts[i]) : 0;
     }
 #endif
+    memset(st->type_cache, 0, sizeof(st->type_cache));
     st->synced = 1;
     return 0;
 error:
@@ -269,6 +270,10 @@ state_init(FcState *st)
     GET(fn_dict_copy, (PyObject *)&PyDict_Type, "copy")
     GET(fn_set_copy, (PyObject *)&PySet_Type, "copy")
     GET(fn_bytearray_copy, (PyObject *)&PyByteArray_Type, "copy")
+    GET(obj_reduce_ex, (PyObject *)&PyBaseObject_Type, "__reduce_ex__")
+    GET(obj_reduce, (PyObject *)&PyBaseObject_Type, "__reduce__")
+    GET(obj_getstate, (PyObject *)&PyBaseObject_Type, "__getstate__")
+    GET(slotnames, copyreg, "_slotnames")
 #undef GET
 
 #define INTERN(field, text)                                      \
@@ -288,6 +293,9 @@ state_init(FcState *st)
     INTERN(s_name, "__name__")
     INTERN(s_class, "__class__")
     INTERN(s_items, "items")
+    INTERN(s_getstate, "__getstate__")
+    INTERN(s_getnewargs, "__getnewargs__")
+    INTERN(s_getnewargs_ex, "__getnewargs_ex__")
 #undef INTERN
     st->int4 = PyLong_FromLong(4);
     st->nil = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
@@ -377,6 +385,11 @@ state_init(FcState *st)
         }
     }
     st->hot_atomic = (hot_found == 5);
+    st->non_atomic_flags = Py_TPFLAGS_HEAPTYPE | Py_TPFLAGS_LIST_SUBCLASS |
+                           Py_TPFLAGS_TUPLE_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
+    for (int i = 0; i < n_all; i++) {
+        st->non_atomic_flags &= ~PyType_GetFlags(all_atomic[i]);
+    }
     st->n_deep_atomic = 0;
     for (int i = 0; i < n_all; i++) {
         int is_hot = 0;
@@ -434,7 +447,9 @@ error:
     X(deep_expected) X(shallow_expected) X(deep_overrides)                    \
     X(shallow_overrides) X(s_deepcopy) X(s_copy) X(s_reduce_ex) X(s_reduce)   \
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
-    X(s_name) X(s_class) X(s_items) X(int4) X(nil)
+    X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
+    X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
+    X(obj_getstate) X(slotnames)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)

@@ -392,3 +392,165 @@ error:
     Py_XDECREF(value);
     return NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* per-type strategies                                                */
+
+/* Is getattr(tp, name) exactly `want` (want NULL: absent)?  1 yes, 0 no,
+ * -1 error. */
+static int
+strategy_attr_is(PyTypeObject *tp, PyObject *name, PyObject *want)
+{
+    PyObject *got;
+    int rc = fc_lookup_attr((PyObject *)tp, name, &got);
+    if (rc < 0) {
+        return -1;
+    }
+    int same = (got == want);
+    Py_XDECREF(got);
+    return same;
+}
+
+/* Decide how instances of tp are copied (see FcStrategy in state.h).
+ * STRAT_PLAIN needs every condition under which the stdlib's
+ * object.__reduce_ex__(4) returns (copyreg.__newobj__, (cls,), state) with
+ * state = the instance __dict__ (None if empty): a pure-Python class (heap
+ * type, metaclass `type`, solid base `object`, no __slots__, generic
+ * attribute access) that inherits __reduce_ex__, __reduce__ and
+ * __getstate__ from object, defines no __getnewargs(_ex)__ and no
+ * __deepcopy__, and has no copyreg reducer.  Instance attributes that
+ * shadow these names are checked per object by the caller. */
+static int
+strategy_compute(FcState *st, PyTypeObject *tp)
+{
+    const unsigned long bad = Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+        tp->tp_getattro != PyObject_GenericGetAttr || !PyDict_Check(st->dispatch_table)) {
+        return STRAT_GENERIC;
+    }
+    /* STRAT_REDUCE: no copyreg reducer, no __deepcopy__, __reduce_ex__
+     * inherited from object, __reduce__ overridden. */
+    int in_table = PyDict_Contains(st->dispatch_table, (PyObject *)tp);
+    if (in_table != 0) {
+        return in_table < 0 ? -1 : STRAT_GENERIC;
+    }
+    int ok = strategy_attr_is(tp, st->s_deepcopy, NULL);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_GENERIC;
+    }
+    ok = strategy_attr_is(tp, st->s_reduce_ex, st->obj_reduce_ex);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_GENERIC;
+    }
+    ok = strategy_attr_is(tp, st->s_reduce, st->obj_reduce);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_REDUCE;
+    }
+
+    /* STRAT_PLAIN */
+    if ((tp->tp_flags & bad) || !Py_IS_TYPE((PyObject *)tp, &PyType_Type) ||
+        tp->tp_itemsize != 0 || tp->tp_new == NULL || tp->tp_dictoffset == 0) {
+        return STRAT_GENERIC;
+    }
+    for (PyTypeObject *b = tp->tp_base; b != &PyBaseObject_Type; b = b->tp_base) {
+        if (b == NULL || !(b->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            return STRAT_GENERIC;
+        }
+    }
+    /* copyreg._slotnames caches its answer on the class (as the stdlib's
+     * first copy would), which changes the version tag: ask it first. */
+    PyObject *names = PyObject_CallOneArg(st->slotnames, (PyObject *)tp);
+    if (names == NULL) {
+        return -1;
+    }
+    int no_slots = PyList_Check(names) && PyList_GET_SIZE(names) == 0;
+    Py_DECREF(names);
+    if (!no_slots) {
+        return STRAT_GENERIC;
+    }
+    PyObject *getstate = st->obj_getstate == Py_None ? NULL : st->obj_getstate;
+    struct { PyObject *name, *want; } checks[] = {
+        {st->s_getstate, getstate},
+        {st->s_getnewargs_ex, NULL},
+        {st->s_getnewargs, NULL},
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        ok = strategy_attr_is(tp, checks[i].name, checks[i].want);
+        if (ok <= 0) {
+            return ok < 0 ? -1 : STRAT_GENERIC;
+        }
+    }
+    return STRAT_PLAIN;
+}
+
+int
+fc_type_strategy(FcState *st, PyTypeObject *tp)
+{
+    FcTypeEntry *e = &st->type_cache[((uintptr_t)tp >> 4) % FC_TYPE_CACHE];
+    unsigned int tag = fc_type_tag(tp);
+    if (tag != 0 && e->type == tp && e->tag == tag) {
+        return e->strategy;
+    }
+    int strategy = strategy_compute(st, tp);
+    tag = fc_type_tag(tp);          /* computing may have assigned one */
+    if (strategy > 0 && tag != 0) {
+        e->type = tp;
+        e->tag = tag;
+        e->strategy = strategy;
+    }
+    return strategy;
+}
+
+/* Does x's own __dict__ (a new reference in *dict, or NULL if x has none)
+ * hold any of the names that would shadow the class's answers?  1 yes,
+ * 0 no, -1 error. */
+static int
+reduce_shadowed(FcState *st, PyObject *x, PyObject **dict)
+{
+    *dict = NULL;
+    if (Py_TYPE(x)->tp_dictoffset == 0) {
+        return 0;
+    }
+    *dict = PyObject_GenericGetDict(x, NULL);
+    if (*dict == NULL) {
+        return -1;
+    }
+    PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int has = PyDict_Contains(*dict, names[i]);
+        if (has != 0) {
+            return has;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+reduce_overridden(FcState *st, PyObject *x)
+{
+    PyObject *dict;
+    int shadowed = reduce_shadowed(st, x, &dict);
+    Py_XDECREF(dict);
+    if (shadowed != 0) {
+        return shadowed < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    /* what object.__reduce_ex__(4) does when __reduce__ is overridden */
+    return PyObject_CallMethodNoArgs(x, st->s_reduce);
+}
+
+PyObject *
+reduce_plain(FcState *st, PyObject *x)
+{
+    PyObject *dict;
+    int shadowed = reduce_shadowed(st, x, &dict);
+    if (shadowed != 0) {
+        Py_XDECREF(dict);
+        return shadowed < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *state = PyDict_GET_SIZE(dict) > 0 ? dict : Py_None;
+    PyObject *args = PyTuple_Pack(1, (PyObject *)Py_TYPE(x));
+    PyObject *rv = args ? PyTuple_Pack(3, st->newobj, args, state) : NULL;
+    Py_XDECREF(args);
+    Py_DECREF(dict);
+    return rv;
+}

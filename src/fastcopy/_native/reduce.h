@@ -65,4 +65,19 @@ PyObject *reduce_delegate(FcState *st, PyObject *x, PyObject *memo,
  * New reference or NULL. */
 PyObject *reduce_shallow(FcState *st, PyObject *x, PyObject *rv);
 
+/* The copy strategy for instances of tp (an FcStrategy), from the per-type
+ * cache; -1 on error. */
+int fc_type_strategy(FcState *st, PyTypeObject *tp);
+
+/* For an instance of a STRAT_PLAIN type: the reduce value the stdlib would
+ * get from x.__reduce_ex__(4), built without calling it.  New reference;
+ * Py_None when x's own __dict__ shadows one of the protocol's names (use
+ * the generic path then); NULL on error. */
+PyObject *reduce_plain(FcState *st, PyObject *x);
+
+/* For an instance of a STRAT_REDUCE type: x.__reduce__(), the call
+ * object.__reduce_ex__(4) would make.  Same return convention as
+ * reduce_plain. */
+PyObject *reduce_overridden(FcState *st, PyObject *x);
+
 #endif

@@ -11,6 +11,26 @@
 #include "compat.h"
 
 #define FC_MAX_ATOMIC 32
+#define FC_TYPE_CACHE 64
+
+/* How instances of a type are deep-copied when the type is not handled by
+ * the dispatch tables (see fc_type_strategy in reduce.c). */
+typedef enum {
+    STRAT_GENERIC = 1,  /* the full protocol: __deepcopy__, reducers */
+    STRAT_PLAIN = 2,    /* a pure-Python class on object's defaults: the
+                           reduce value is (copyreg.__newobj__, (cls,),
+                           __dict__ or None), computed without calling
+                           __reduce_ex__ */
+    STRAT_REDUCE = 3    /* a class that overrides __reduce__ only: the
+                           reduce value is x.__reduce__(), which is what
+                           object.__reduce_ex__(4) would call */
+} FcStrategy;
+
+typedef struct {
+    PyTypeObject *type;   /* not owned: compared by identity with the tag */
+    unsigned int tag;     /* fc_type_tag() when the entry was made */
+    int strategy;
+} FcTypeEntry;
 
 typedef struct {
     /* Modules and functions taken from the standard library (strong refs). */
@@ -42,6 +62,7 @@ typedef struct {
     PyTypeObject *shallow_atomic[FC_MAX_ATOMIC];
     int n_shallow_atomic;
     int atomic_first;             /* 3.14+: atomics checked before the memo */
+    unsigned long non_atomic_flags; /* tp_flags no atomic type has */
     int hot_atomic;               /* str, int, float, bool, None all atomic;
                                      they are then left out of deep_atomic */
 
@@ -69,10 +90,19 @@ typedef struct {
 #endif
     int synced;
 
+    /* Per-type strategy cache, direct-mapped by address; an entry is valid
+     * while the type's version tag is unchanged; emptied when the dispatch
+     * tables change. */
+    FcTypeEntry type_cache[FC_TYPE_CACHE];
+    PyObject *obj_reduce_ex;      /* object.__reduce_ex__ */
+    PyObject *obj_reduce;         /* object.__reduce__ */
+    PyObject *obj_getstate;       /* object.__getstate__ (None before 3.11) */
+    PyObject *slotnames;          /* copyreg._slotnames */
+
     /* Interned strings. */
     PyObject *s_deepcopy, *s_copy, *s_reduce_ex, *s_reduce, *s_setstate,
         *s_dict, *s_update, *s_append, *s_get, *s_replace, *s_name,
-        *s_class, *s_items;
+        *s_class, *s_items, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
     PyObject *int4;               /* the int 4 */
     PyObject *nil;                /* private sentinel for memo.get */
     PyTypeObject *method_type;    /* types.MethodType */
@@ -106,6 +136,9 @@ fc_is_deep_atomic(const FcState *st, PyTypeObject *tp)
 {
     if (fc_is_hot_atomic(st, tp)) {
         return 1;
+    }
+    if (tp->tp_flags & st->non_atomic_flags) {
+        return 0;   /* heap types, lists, tuples, dicts: never atomic */
     }
     for (int i = 0; i < st->n_deep_atomic; i++) {
         if (st->deep_atomic[i] == tp) {
