@@ -90,6 +90,12 @@ typedef struct {
     Py_ssize_t reduce_depth; /* F_REDUCE frames on the stack */
     unsigned long ticks;
     MemoTable table;
+    /* Native mode: the originals whose copies are finished, in the order
+     * the stdlib would have appended them to its keep-alive list (borrowed:
+     * the table owns them).  Only read if the memo is materialised. */
+    PyObject **done;
+    Py_ssize_t ndone, done_cap;
+    PyObject *done_small[FC_SMALL_FRAMES];
     Frame small[FC_SMALL_FRAMES];
 } Copier;
 
@@ -249,7 +255,26 @@ memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
         return 0;
     }
     if (c->mode == MEMO_NATIVE) {
-        return stored ? 0 : memo_insert(&c->table, x, y);
+        if (!stored && memo_insert(&c->table, x, y) < 0) {
+            return -1;
+        }
+        if (c->ndone == c->done_cap) {
+            size_t ncap = (size_t)c->done_cap * 2;
+            PyObject **nd = c->done == c->done_small
+                ? PyMem_Malloc(ncap * sizeof(PyObject *))
+                : PyMem_Realloc(c->done, ncap * sizeof(PyObject *));
+            if (nd == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            if (c->done == c->done_small) {
+                memcpy(nd, c->done_small, sizeof(c->done_small));
+            }
+            c->done = nd;
+            c->done_cap = (Py_ssize_t)ncap;
+        }
+        c->done[c->ndone++] = x;
+        return 0;
     }
     if (memo_put(c, x, y) < 0) {
         return -1;
@@ -279,7 +304,12 @@ memo_for_python(Copier *c)
     if (dict == NULL) {
         return NULL;
     }
-    PyObject *keep = memo_export(&c->table, dict);
+    /* {id(original): copy} for every entry, and the keep-alive list of the
+     * copies finished so far, in the stdlib's order */
+    PyObject *keep = memo_export(&c->table, dict) < 0 ? NULL : PyList_New(c->ndone);
+    for (Py_ssize_t i = 0; keep != NULL && i < c->ndone; i++) {
+        PyList_SET_ITEM(keep, i, Py_NewRef(c->done[i]));
+    }
     PyObject *id = PyLong_FromVoidPtr(dict);
     if (keep == NULL || id == NULL || PyDict_SetItem(dict, id, keep) < 0) {
         Py_XDECREF(keep);
@@ -1219,6 +1249,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.reduce_depth = 0;
     c.cap = FC_SMALL_FRAMES;
     c.ticks = 0;
+    c.done = c.done_small;
+    c.ndone = 0;
+    c.done_cap = FC_SMALL_FRAMES;
     c.memo = NULL;
     c.memo_id = NULL;
     memo_init(&c.table);
@@ -1248,6 +1281,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     }
     if (c.frames != c.small) {
         PyMem_Free(c.frames);
+    }
+    if (c.done != c.done_small) {
+        PyMem_Free(c.done);
     }
     memo_clear(&c.table);
     Py_XDECREF(c.memo);

@@ -124,13 +124,9 @@ memo_clear(MemoTable *t)
     t->used = 0;
 }
 
-PyObject *
+int
 memo_export(const MemoTable *t, PyObject *dict)
 {
-    PyObject *keys = PyList_New(0);
-    if (keys == NULL) {
-        return NULL;
-    }
     for (size_t i = 0; i <= t->mask; i++) {
         const MemoEntry *e = &t->slots[i];
         if (e->key == NULL) {
@@ -138,18 +134,15 @@ memo_export(const MemoTable *t, PyObject *dict)
         }
         PyObject *id = PyLong_FromVoidPtr(e->key);
         if (id == NULL) {
-            goto error;
+            return -1;
         }
         int rc = PyDict_SetItem(dict, id, e->value);
         Py_DECREF(id);
-        if (rc < 0 || PyList_Append(keys, e->key) < 0) {
-            goto error;
+        if (rc < 0) {
+            return -1;
         }
     }
-    return keys;
-error:
-    Py_DECREF(keys);
-    return NULL;
+    return 0;
 }
 
 #ifdef FASTCOPY_DEBUG

@@ -40,11 +40,11 @@ PyObject *memo_lookup(const MemoTable *t, PyObject *key);
 /* Record key -> value (both increfed); replaces an existing value.
  * Returns 0, or -1 with MemoryError set. */
 int memo_insert(MemoTable *t, PyObject *key, PyObject *value);
-/* Releases every reference and any heap block; the table is empty after. */
+/* Releases every reference and any heap block; memo_init before reuse. */
 void memo_clear(MemoTable *t);
-/* Copy every entry into a Python dict as {id(key): value}, and return a new
- * list of the keys (for the keep-alive slot).  Returns NULL on error. */
-PyObject *memo_export(const MemoTable *t, PyObject *dict);
+/* Copy every entry into a Python dict as {id(key): value}.  Returns 0, or
+ * -1 with an exception set. */
+int memo_export(const MemoTable *t, PyObject *dict);
 
 #ifdef FASTCOPY_DEBUG
 void memo_check(const MemoTable *t);

@@ -1,0 +1,156 @@
+"""fastcopy sessions: `tests` (every pyenv CPython >= 3.10, -Werror build) and
+`bench` (pyperf benchmark). Run the tests as the README says: scripts/test.sh
+"""
+
+# Usage:
+#   scripts/test.sh                    # = nox -s tests from a throw-away venv (.venv-nox)
+#   python3 -m nox -s tests            # every pyenv CPython >= 3.10 on the machine
+#   python3 -m nox -s tests-3.12       # one of them
+#   python3 -m nox -s tests -- -k memo # extra arguments go to pytest
+#   python3 -m nox -s bench            # quick benchmark (--fast) in the default python + report
+#   python3 -m nox -s bench -- --fast -o results.json   # arguments go to bench_core.py
+#
+# Interpreters are discovered, never hard-coded: every
+# $PYENV_ROOT/versions/<X.Y.Z>/bin/python3.Y (default ~/.pyenv) with Y >= 10,
+# one venv per minor version (the highest CPython patch release of a minor
+# wins when several are installed). pypy, free-threaded (3.13.0t) and other
+# non-CPython builds are ignored.
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+MIN_MINOR = 10
+
+nox.options.sessions = ["tests"]
+# Venvs are kept between runs (fast local iteration); the project itself is
+# rebuilt and reinstalled on every run, so a reused venv never tests stale C.
+nox.options.reuse_venv = "yes"
+# A discovered interpreter that cannot be used is an error, never a skip.
+nox.options.error_on_missing_interpreters = True
+nox.options.error_on_external_run = True
+if hasattr(nox.options, "download_python"):
+    # Never fetch a standalone CPython: test exactly what the machine has.
+    nox.options.download_python = "never"
+
+
+def _discover_pythons() -> dict[str, Path]:
+    """Map "3.Y" -> bin directory of the pyenv CPython to use for it."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found: dict[str, tuple[tuple[int, ...], Path]] = {}
+    for exe in sorted((root / "versions").glob("*/bin/python3.*")):
+        m_exe = re.fullmatch(r"python3\.(\d+)", exe.name)
+        # CPython version directories are X.Y.Z (optionally a pre-release such
+        # as 3.14.0rc1); this excludes pypy*, *t (free-threaded), *-dev, ...
+        m_dir = re.fullmatch(r"3\.(\d+)\.(\d+)((?:a|b|rc)\d+)?", exe.parent.parent.name)
+        if not (m_exe and m_dir) or m_exe.group(1) != m_dir.group(1):
+            continue
+        minor = int(m_exe.group(1))
+        if minor < MIN_MINOR or not os.access(exe, os.X_OK):
+            continue
+        # final releases sort above pre-releases of the same X.Y.Z
+        key = (int(m_dir.group(2)), 0 if m_dir.group(3) else 1)
+        label = f"3.{minor}"
+        if label not in found or key > found[label][0]:
+            found[label] = (key, exe.parent)
+    return {label: found[label][1] for label in sorted(found, key=lambda s: int(s.split(".")[1]))}
+
+
+PYTHONS = _discover_pythons()
+
+# nox resolves "3.Y" by searching PATH first: put the chosen pyenv bin dirs in
+# front so that exactly these interpreters are used (the pyenv shims would
+# refuse a version that is not selected by `pyenv global/local`).
+os.environ["PATH"] = os.pathsep.join(
+    [str(d) for d in PYTHONS.values()] + [os.environ.get("PATH", "")]
+)
+
+
+def _clean_build_dirs(session: nox.Session, python: str | None) -> None:
+    """Drop setuptools' in-tree build output for this interpreter.
+
+    setuptools only recompiles when a source is newer than the .so; a change of
+    flags (FASTCOPY_WERROR, FASTCOPY_DEBUG, ...) or of setup.py would otherwise
+    be silently ignored and a warning hidden by an old object file.
+    """
+    tag = "cpython-3" + python.split(".")[1] if python else sys.implementation.cache_tag
+    for d in (ROOT / "build").glob(f"*-{tag}*"):
+        session.log(f"removing stale build dir {d.relative_to(ROOT)}")
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _install_project(session: nox.Session, extra: str, env: dict[str, str]) -> None:
+    _clean_build_dirs(session, session.python if isinstance(session.python, str) else None)
+    # Non-editable install: pip builds a fresh wheel in an isolated build env
+    # and always reinstalls a local directory, even at the same version; the
+    # src layout means the tests import the installed package, not src/.
+    session.install(f".[{extra}]", env=env)
+
+
+if PYTHONS:
+
+    @nox.session(python=list(PYTHONS))
+    def tests(session: nox.Session) -> None:
+        """Build with -Werror and run the pytest suite on one interpreter."""
+        want = tuple(int(p) for p in str(session.python).split("."))
+        session.run(
+            "python",
+            "-c",
+            "import sys, platform; "
+            f"assert sys.version_info[:2] == {want!r}, sys.version; "
+            "assert platform.python_implementation() == 'CPython'; "
+            "print(sys.executable, sys.version)",
+        )
+        env = {"FASTCOPY_WERROR": "1"}
+        _install_project(session, "test", env)
+        # Show which build is under test (imports from site-packages, not src/).
+        session.run(
+            "python", "-c", "import fastcopy, fastcopy._fastcopy as m; print('testing', m.__file__)"
+        )
+        # Any non-zero exit fails the session, including 5 = no tests collected.
+        args = session.posargs or []
+        session.run("python", "-m", "pytest", "tests", "-q", *args, env={"PYTHONFAULTHANDLER": "1"})
+
+else:
+
+    @nox.session(python=False)
+    def tests(session: nox.Session) -> None:
+        """No usable interpreter found: fail loudly instead of passing vacuously."""
+        root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+        session.error(f"no pyenv CPython >= 3.{MIN_MINOR} found under {root}/versions")
+
+
+@nox.session(python=list(PYTHONS) or None)
+def bench(session: nox.Session) -> None:
+    """pyperf benchmark (bench/bench_core.py) on one interpreter.
+
+    Without arguments: a quick run (--fast) of every implementation and
+    workload (pyperf's --fast --quiet), written to .nox/bench/tmp/results.json,
+    then the report table.
+    With arguments (`nox -s bench -- ...`) they go verbatim to bench_core.py;
+    if they include `-o FILE`, the report for FILE is printed afterwards.
+    """
+    _install_project(session, "bench", {})
+    if session.posargs:
+        args = list(session.posargs)
+        out = None
+        for i, a in enumerate(args):
+            if a in ("-o", "--output") and i + 1 < len(args):
+                out = args[i + 1]
+            elif a.startswith("--output="):
+                out = a.split("=", 1)[1]
+    else:
+        out = os.path.join(session.create_tmp(), "results.json")
+        if os.path.exists(out):
+            os.remove(out)
+        args = ["--fast", "--quiet", "-o", out]
+    session.run("python", str(ROOT / "bench" / "bench_core.py"), *args)
+    if out:
+        session.run("python", str(ROOT / "bench" / "report.py"), out)
