@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _impl import PY_VERSION, impl, oracle_replace
+from _impl import impl, oracle_replace
 from differential import Outcome, assert_same_outcome, run
 from isomorphism import assert_same_copy, memo_shape
 from strategies import (
