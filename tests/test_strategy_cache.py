@@ -1,0 +1,167 @@
+"""The per-type strategy cache must never outlive what it was computed from.
+
+fastcopy remembers, per class, how its instances are copied (guarded by the
+class's version tag).  Every change that alters the stdlib's behaviour must
+be seen by the next copy: compare with the stdlib after each mutation.
+"""
+
+from __future__ import annotations
+
+import copy
+import copyreg
+from typing import Any, Callable
+
+import pytest
+
+from _impl import impl
+from differential import assert_same_outcome, run
+
+
+def _fresh_class() -> type:
+    class Plain:
+        def __init__(self) -> None:
+            self.items = [1, 2]
+            self.name = "p"
+
+    return Plain
+
+
+def _compare(obj: Any) -> None:
+    e = run(lambda: copy.deepcopy(obj))
+    a = run(lambda: impl.deepcopy(obj))
+    assert_same_outcome(e, a, obj)
+
+
+def _deepcopy_hook(self: Any, memo: Any) -> Any:
+    return "from __deepcopy__"
+
+
+def _reduce_hook(self: Any) -> Any:
+    return (list, ([9],))
+
+
+def _reduce_ex_hook(self: Any, proto: int) -> Any:
+    return (dict, (), None, None, iter([("k", proto)]))
+
+
+def _getstate_hook(self: Any) -> Any:
+    return {"replaced": True}
+
+
+def _setstate_hook(self: Any, state: Any) -> None:
+    self.__dict__["via_setstate"] = state
+
+
+def _getnewargs_hook(self: Any) -> tuple[Any, ...]:
+    return ()
+
+
+MUTATIONS: dict[str, Callable[[type], None]] = {
+    "__deepcopy__": lambda cls: setattr(cls, "__deepcopy__", _deepcopy_hook),
+    "__reduce__": lambda cls: setattr(cls, "__reduce__", _reduce_hook),
+    "__reduce_ex__": lambda cls: setattr(cls, "__reduce_ex__", _reduce_ex_hook),
+    "__getstate__": lambda cls: setattr(cls, "__getstate__", _getstate_hook),
+    "__setstate__": lambda cls: setattr(cls, "__setstate__", _setstate_hook),
+    "__getnewargs__": lambda cls: setattr(cls, "__getnewargs__", _getnewargs_hook),
+    "__slots__-like __slotnames__": lambda cls: setattr(cls, "__slotnames__", ["extra"]),
+}
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_class_mutated_between_copies(name: str) -> None:
+    cls = _fresh_class()
+    obj = cls()
+    _compare(obj)  # fills the cache for cls
+    _compare(obj)
+    MUTATIONS[name](cls)
+    _compare(obj)
+    _compare(cls())
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_base_class_mutated_between_copies(name: str) -> None:
+    base = _fresh_class()
+
+    class Child(base):  # type: ignore[misc, valid-type]
+        pass
+
+    obj = Child()
+    _compare(obj)
+    MUTATIONS[name](base)
+    _compare(obj)
+
+
+@pytest.mark.parametrize("name", ["__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__"])
+def test_instance_attribute_shadows_class(name: str) -> None:
+    cls = _fresh_class()
+    obj = cls()
+    _compare(obj)
+    hooks = {
+        "__deepcopy__": lambda memo: "instance hook",
+        "__reduce__": lambda: (list, ([1],)),
+        "__reduce_ex__": lambda proto: (list, ([proto],)),
+        "__getstate__": lambda: {"from": "instance"},
+    }
+    obj.__dict__[name] = hooks[name]
+    _compare(obj)
+
+
+def test_hook_removed_again() -> None:
+    cls = _fresh_class()
+    obj = cls()
+    cls.__deepcopy__ = _deepcopy_hook  # type: ignore[attr-defined]
+    _compare(obj)
+    del cls.__deepcopy__  # type: ignore[attr-defined]
+    _compare(obj)
+
+
+def test_copyreg_registration_after_caching() -> None:
+    cls = _fresh_class()
+    obj = cls()
+    _compare(obj)
+    copyreg.pickle(cls, lambda o: (tuple, ((1, 2),)))
+    try:
+        _compare(obj)
+        assert impl.deepcopy(obj) == (1, 2)
+    finally:
+        del copyreg.dispatch_table[cls]
+    _compare(obj)
+    assert type(impl.deepcopy(obj)) is cls
+
+
+def test_dunder_class_changed() -> None:
+    a_cls, b_cls = _fresh_class(), _fresh_class()
+    b_cls.__reduce__ = _reduce_hook  # type: ignore[method-assign]
+    obj = a_cls()
+    _compare(obj)
+    obj.__class__ = b_cls
+    _compare(obj)
+
+
+def test_overridden_reduce_class_mutated() -> None:
+    class R:
+        def __init__(self) -> None:
+            self.a = [1]
+
+        def __reduce__(self) -> Any:
+            return (R, (), self.__dict__)
+
+    obj = R()
+    _compare(obj)
+    R.__reduce_ex__ = _reduce_ex_hook  # type: ignore[method-assign]
+    _compare(obj)
+    del R.__reduce_ex__  # type: ignore[attr-defined]
+    R.__deepcopy__ = _deepcopy_hook  # type: ignore[attr-defined]
+    _compare(obj)
+
+
+def test_many_classes_share_the_cache() -> None:
+    """More classes than cache slots, interleaved with mutations."""
+    classes = [_fresh_class() for _ in range(300)]
+    objs = [c() for c in classes]
+    for o in objs:
+        _compare(o)
+    for c in classes[::3]:
+        c.__reduce__ = _reduce_hook  # type: ignore[method-assign]
+    for o in objs:
+        _compare(o)
