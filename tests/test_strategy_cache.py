@@ -165,3 +165,45 @@ def test_many_classes_share_the_cache() -> None:
         c.__reduce__ = _reduce_hook  # type: ignore[method-assign]
     for o in objs:
         _compare(o)
+
+
+def test_plain_class_variants() -> None:
+    """Classes just outside the fast paths' conditions copy as the stdlib does."""
+
+    class WithNew:
+        def __new__(cls, *args: Any) -> Any:
+            self = super().__new__(cls)
+            self.made_by_new = True
+            return self
+
+        def __init__(self) -> None:
+            self.v = [1]
+
+    class WithSetstate:
+        def __init__(self) -> None:
+            self.v = [1]
+
+        def __setstate__(self, state: Any) -> None:
+            self.__dict__.update(state, restored=True)
+
+    class DictProperty:
+        def __init__(self) -> None:
+            self.v = [1]
+
+    class Child(WithSetstate):
+        pass
+
+    class Empty:
+        pass
+
+    for obj in (WithNew(), WithSetstate(), Child(), DictProperty(), Empty()):
+        _compare(obj)
+        _compare([obj, obj, {"again": obj}])
+
+
+def test_instance_dict_shared_elsewhere() -> None:
+    """The instance __dict__ reachable on its own keeps the stdlib's sharing."""
+    cls = _fresh_class()
+    obj = cls()
+    _compare([obj, vars(obj)])
+    _compare([vars(obj), obj])

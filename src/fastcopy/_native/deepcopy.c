@@ -59,6 +59,8 @@ typedef enum {
                     n "some item changed" */
     F_SET,       /* x set/frozenset, a snapshot list, y list of copies */
     F_METHOD,    /* x bound method; its __self__ is being copied */
+    F_PLAIN,     /* x instance of a STRAT_PLAIN_DICT class, y its copy,
+                    a x's __dict__ (the state being copied) */
     F_REDUCE     /* x original, a reduce value; see R_* phases */
 } FrameKind;
 
@@ -99,7 +101,7 @@ typedef struct {
     Frame small[FC_SMALL_FRAMES];
 } Copier;
 
-typedef enum { V_DONE, V_PUSHED, V_ERROR } VisitResult;
+typedef enum { V_DONE, V_PUSHED, V_ERROR, V_FALLBACK } VisitResult;
 typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
 
 static VisitResult visit(Copier *c, PyObject *x, PyObject **out);
@@ -373,7 +375,7 @@ static void
 frame_pop(Copier *c)
 {
     Frame f = c->frames[--c->depth];
-    if (f.kind == F_REDUCE) {
+    if (f.kind == F_REDUCE || f.kind == F_PLAIN) {
         c->reduce_depth--;
     }
     /* release after popping: a __del__ may run */
@@ -839,6 +841,42 @@ args:
     return S_DONE;
 }
 
+/* The replay of (copyreg.__newobj__, (cls,), state) for a STRAT_PLAIN_DICT
+ * class, after y = object.__new__(cls) and memo[id(x)] = y:
+ *     state = deepcopy(state, memo); y.__dict__.update(state) */
+static StepResult
+step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    Frame *f = &c->frames[fi];
+    if (incoming == NULL) {
+        VisitResult v = visit_child(c, f->a, &incoming);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    }
+    PyObject *ydict = PyObject_GenericGetDict(f->y, NULL);
+    int rc = -1;
+    if (ydict != NULL) {
+        if (PyDict_CheckExact(ydict) && PyDict_CheckExact(incoming)) {
+            rc = PyDict_Update(ydict, incoming);
+        }
+        else {
+            PyObject *r = PyObject_CallMethodOneArg(ydict, c->st->s_update, incoming);
+            rc = r == NULL ? -1 : 0;
+            Py_XDECREF(r);
+        }
+        Py_DECREF(ydict);
+    }
+    Py_DECREF(incoming);
+    if (rc < 0 || memo_finish(c, f->x, f->y, 1) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+
 static StepResult
 step(Copier *c, PyObject *incoming, PyObject **out)
 {
@@ -856,6 +894,8 @@ step(Copier *c, PyObject *incoming, PyObject **out)
         return step_method(c, fi, incoming, out);
     case F_REDUCE:
         return step_reduce(c, fi, incoming, out);
+    case F_PLAIN:
+        return step_plain(c, fi, incoming, out);
     }
     Py_UNREACHABLE();
 }
@@ -1073,6 +1113,51 @@ visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
 }
 
 static VisitResult
+visit_plain(Copier *c, PyObject *x, PyObject **out)
+{
+    FcState *st = c->st;
+    PyObject *dict, *y = NULL;
+    int shadowed = reduce_shadowed(st, x, &dict);
+    if (shadowed != 0 || c->reduce_depth >= FC_MAX_REDUCE_DEPTH) {
+        Py_XDECREF(dict);
+        /* error; or the instance overrides the protocol, or the nesting
+         * limit is reached: the generic path does (and reports) the rest */
+        return shadowed < 0 ? V_ERROR : V_FALLBACK;
+    }
+    /* y = copyreg.__newobj__(cls) == object.__new__(cls) */
+    PyTypeObject *tp = Py_TYPE(x);
+    PyObject *noargs = PyTuple_New(0);
+    if (noargs != NULL) {
+        y = tp->tp_new(tp, noargs, NULL);
+        Py_DECREF(noargs);
+    }
+    if (y == NULL || memo_put(c, x, y) < 0) {
+        Py_XDECREF(y);
+        Py_DECREF(dict);
+        return V_ERROR;
+    }
+    if (PyDict_GET_SIZE(dict) == 0) {    /* state None: nothing to set */
+        Py_DECREF(dict);
+        if (memo_finish(c, x, y, 1) < 0) {
+            Py_DECREF(y);
+            return V_ERROR;
+        }
+        *out = y;
+        return V_DONE;
+    }
+    Frame *f = frame_push(c, F_PLAIN, x);
+    if (f == NULL) {
+        Py_DECREF(y);
+        Py_DECREF(dict);
+        return V_ERROR;
+    }
+    c->reduce_depth++;
+    f->y = y;
+    f->a = dict;
+    return V_PUSHED;
+}
+
+static VisitResult
 visit(Copier *c, PyObject *x, PyObject **out)
 {
     FcState *st = c->st;
@@ -1168,9 +1253,17 @@ visit(Copier *c, PyObject *x, PyObject **out)
         if (strategy < 0) {
             return V_ERROR;
         }
-        if (strategy == STRAT_PLAIN || strategy == STRAT_REDUCE) {
-            PyObject *rv = strategy == STRAT_PLAIN ? reduce_plain(st, x)
-                                                   : reduce_overridden(st, x);
+        if (strategy == STRAT_PLAIN_DICT && c->fast_atoms) {
+            /* fast_atoms: deepcopy(cls, memo) would not consult the memo */
+            VisitResult v = visit_plain(c, x, out);
+            if (v != V_FALLBACK) {
+                return v;
+            }
+        }
+        else if (strategy == STRAT_PLAIN || strategy == STRAT_PLAIN_DICT ||
+                 strategy == STRAT_REDUCE) {
+            PyObject *rv = strategy == STRAT_REDUCE ? reduce_overridden(st, x)
+                                                    : reduce_plain(st, x);
             if (rv == NULL) {
                 return V_ERROR;
             }

@@ -480,6 +480,39 @@ strategy_compute(FcState *st, PyTypeObject *tp)
             return ok < 0 ? -1 : STRAT_GENERIC;
         }
     }
+
+    /* STRAT_PLAIN_DICT: y = object.__new__(cls) has an empty __dict__, so
+     * hasattr(y, '__setstate__') is the class's answer, and y.__dict__ is
+     * the instance dict when the first "__dict__" in the MRO is the getset
+     * descriptor type() creates. */
+    if (tp->tp_new != PyBaseObject_Type.tp_new) {
+        return STRAT_PLAIN;
+    }
+    ok = strategy_attr_is(tp, st->s_setstate, NULL);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_PLAIN;
+    }
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro)) {
+        return STRAT_PLAIN;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (base == &PyBaseObject_Type) {
+            break;
+        }
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) || base->tp_dict == NULL) {
+            return STRAT_PLAIN;
+        }
+        PyObject *descr = PyDict_GetItemWithError(base->tp_dict, st->s_dict);
+        if (descr != NULL) {
+            return Py_IS_TYPE(descr, &PyGetSetDescr_Type) ? STRAT_PLAIN_DICT
+                                                          : STRAT_PLAIN;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+    }
     return STRAT_PLAIN;
 }
 
@@ -504,7 +537,7 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
 /* Does x's own __dict__ (a new reference in *dict, or NULL if x has none)
  * hold any of the names that would shadow the class's answers?  1 yes,
  * 0 no, -1 error. */
-static int
+int
 reduce_shadowed(FcState *st, PyObject *x, PyObject **dict)
 {
     *dict = NULL;

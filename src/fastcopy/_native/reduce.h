@@ -75,6 +75,11 @@ int fc_type_strategy(FcState *st, PyTypeObject *tp);
  * the generic path then); NULL on error. */
 PyObject *reduce_plain(FcState *st, PyObject *x);
 
+/* Does x's own __dict__ hold __deepcopy__, __reduce_ex__, __reduce__ or
+ * __getstate__ (shadowing what the class says)?  *dict receives a new
+ * reference to x's __dict__ (NULL if it has none).  1 yes, 0 no, -1 error. */
+int reduce_shadowed(FcState *st, PyObject *x, PyObject **dict);
+
 /* For an instance of a STRAT_REDUCE type: x.__reduce__(), the call
  * object.__reduce_ex__(4) would make.  Same return convention as
  * reduce_plain. */

@@ -21,9 +21,13 @@ typedef enum {
                            reduce value is (copyreg.__newobj__, (cls,),
                            __dict__ or None), computed without calling
                            __reduce_ex__ */
-    STRAT_REDUCE = 3    /* a class that overrides __reduce__ only: the
+    STRAT_REDUCE = 3,   /* a class that overrides __reduce__ only: the
                            reduce value is x.__reduce__(), which is what
                            object.__reduce_ex__(4) would call */
+    STRAT_PLAIN_DICT = 4 /* STRAT_PLAIN, and also: created by object.__new__,
+                           no __setstate__, the standard __dict__
+                           descriptor; replayed directly: new object, copy
+                           of __dict__ merged into its __dict__ */
 } FcStrategy;
 
 typedef struct {
