@@ -85,6 +85,8 @@ typedef struct {
     FcState *st;
     MemoMode mode;
     int fast_atoms;          /* atoms may skip the memo lookup */
+    int fast_hot;            /* fast_atoms, and str/int/float/bool/None are
+                                atomic: test those five inline */
     PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
@@ -104,7 +106,7 @@ typedef struct {
 typedef enum { V_DONE, V_PUSHED, V_ERROR, V_FALLBACK } VisitResult;
 typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
 
-static VisitResult visit(Copier *c, PyObject *x, PyObject **out);
+static VisitResult visit(Copier *c, PyObject *x, PyObject **out, int memo_checked);
 static int dict_truncate(PyObject *y, Py_ssize_t keep);
 enum { DICT_EXACT = 0, DICT_PATCH = 1 };
 
@@ -118,6 +120,7 @@ copier_update_fast_atoms(Copier *c)
      * may skip it only when nobody else can have written to the memo. */
     c->fast_atoms = c->st->atomic_first ||
                     (c->mode == MEMO_NATIVE && c->st->deep_overrides == NULL);
+    c->fast_hot = c->fast_atoms && c->st->hot_atomic;
 }
 
 /* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
@@ -412,12 +415,25 @@ list_append_steal(PyObject *list, PyObject *v)
 static inline VisitResult
 visit_child(Copier *c, PyObject *x, PyObject **out)
 {
-    if (c->fast_atoms && fc_is_hot_atomic(c->st, Py_TYPE(x))) {
+    PyTypeObject *tp = Py_TYPE(x);
+    if (c->fast_hot && (tp == &PyLong_Type || tp == &PyUnicode_Type ||
+                        tp == &PyFloat_Type || tp == &PyBool_Type ||
+                        tp == Py_TYPE(Py_None))) {
         *out = Py_NewRef(x);
         return V_DONE;
     }
+    int checked = 0;
+    if (c->mode == MEMO_NATIVE && !c->st->atomic_first) {
+        /* the memo comes first (before 3.14); a hit needs nothing else */
+        PyObject *y = memo_lookup(&c->table, x);
+        if (y != NULL) {
+            *out = Py_NewRef(y);
+            return V_DONE;
+        }
+        checked = 1;
+    }
     Py_INCREF(x);
-    VisitResult v = visit(c, x, out);
+    VisitResult v = visit(c, x, out, checked);
     Py_DECREF(x);
     return v;
 }
@@ -1157,8 +1173,10 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     return V_PUSHED;
 }
 
+/* memo_checked: the caller already looked x up in the native memo and
+ * missed (nothing can have run in between). */
 static VisitResult
-visit(Copier *c, PyObject *x, PyObject **out)
+visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
 {
     FcState *st = c->st;
     PyTypeObject *tp = Py_TYPE(x);
@@ -1171,7 +1189,7 @@ visit(Copier *c, PyObject *x, PyObject **out)
     }
 
     /* y = memo.get(id(x), _nil); if y is not _nil: return y */
-    int rc = memo_get(c, x, &y);
+    int rc = memo_checked ? 0 : memo_get(c, x, &y);
     if (rc != 0) {
         if (rc < 0) {
             return V_ERROR;
@@ -1298,7 +1316,7 @@ static PyObject *
 run(Copier *c, PyObject *root)
 {
     PyObject *result = NULL, *incoming = NULL;
-    VisitResult v = visit(c, root, &result);
+    VisitResult v = visit(c, root, &result, 0);
     if (v == V_DONE) {
         return result;
     }

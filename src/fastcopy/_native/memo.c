@@ -1,12 +1,6 @@
 /* memo.c -- the native memo table (see memo.h for the invariants). */
 #include "memo.h"
 
-static inline size_t
-memo_hash(const MemoTable *t, PyObject *key)
-{
-    return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> t->shift);
-}
-
 void
 memo_init(MemoTable *t)
 {
@@ -15,22 +9,6 @@ memo_init(MemoTable *t)
     t->mask = MEMO_SMALL - 1;
     t->shift = 64 - 4;   /* log2(MEMO_SMALL) == 4 */
     t->used = 0;
-}
-
-PyObject *
-memo_lookup(const MemoTable *t, PyObject *key)
-{
-    size_t i = memo_hash(t, key);
-    for (;;) {
-        const MemoEntry *e = &t->slots[i];
-        if (e->key == key) {
-            return e->value;
-        }
-        if (e->key == NULL) {
-            return NULL;
-        }
-        i = (i + 1) & t->mask;
-    }
 }
 
 /* Place an entry known not to be present into a table with room. */

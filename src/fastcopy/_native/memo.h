@@ -34,9 +34,30 @@ typedef struct {
 } MemoTable;
 
 void memo_init(MemoTable *t);
+static inline size_t
+memo_hash(const MemoTable *t, PyObject *key)
+{
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> t->shift);
+}
+
 /* Borrowed reference to the copy recorded for `key`, or NULL if none.
- * Never fails, never sets an exception. */
-PyObject *memo_lookup(const MemoTable *t, PyObject *key);
+ * Never fails, never sets an exception.  (Inline: it runs once per
+ * container visited.) */
+static inline PyObject *
+memo_lookup(const MemoTable *t, PyObject *key)
+{
+    size_t i = memo_hash(t, key);
+    for (;;) {
+        const MemoEntry *e = &t->slots[i];
+        if (e->key == key) {
+            return e->value;
+        }
+        if (e->key == NULL) {
+            return NULL;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
 /* Record key -> value (both increfed); replaces an existing value.
  * Returns 0, or -1 with MemoryError set. */
 int memo_insert(MemoTable *t, PyObject *key, PyObject *value);
