@@ -7,7 +7,7 @@ memo_init(MemoTable *t)
     memset(t->small, 0, sizeof(t->small));
     t->slots = t->small;
     t->mask = MEMO_SMALL - 1;
-    t->shift = 64 - 4;   /* log2(MEMO_SMALL) == 4 */
+    t->shift = 64 - 3;   /* log2(MEMO_SMALL) == 3 */
     t->used = 0;
 }
 

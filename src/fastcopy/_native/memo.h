@@ -18,7 +18,7 @@
 
 #include "compat.h"
 
-#define MEMO_SMALL 16   /* inline slots: small copies never call malloc */
+#define MEMO_SMALL 8    /* inline slots: small copies never call malloc */
 
 typedef struct {
     PyObject *key;      /* strong, NULL when the slot is empty */
