@@ -10,12 +10,33 @@ from copy import Error
 
 import sys as _sys
 
-from ._fastcopy import MAX_DEPTH, copy, deepcopy
+from ._fastcopy import (
+    MAX_DEPTH,
+    copy,
+    deepcopy,
+    deepcopy_dict_c,
+    deepcopy_list_c,
+    deepcopy_tuple_c,
+)
+from ._patch import is_patched, patch, patch_mode, patched, unpatch
 
 if _sys.version_info >= (3, 13):
     from ._fastcopy import replace
 else:  # the 3.13 __replace__ protocol, offered on older versions too
     from ._replace_compat import replace
 
-__all__ = ["Error", "copy", "deepcopy", "replace"]
+__all__ = [
+    "Error",
+    "copy",
+    "deepcopy",
+    "deepcopy_dict_c",
+    "deepcopy_list_c",
+    "deepcopy_tuple_c",
+    "is_patched",
+    "patch",
+    "patch_mode",
+    "patched",
+    "replace",
+    "unpatch",
+]
 __version__ = "0.1.0"

@@ -1,9 +1,24 @@
 """Type stubs for fastcopy: copy.deepcopy, copy.copy and copy.replace in C."""
 
+from contextlib import AbstractContextManager
 from copy import Error as Error
-from typing import Any, Protocol, TypeVar
+from typing import Any, Callable, Literal, Protocol, TypeVar
 
-__all__ = ["Error", "copy", "deepcopy", "replace"]
+__all__ = [
+    "Error",
+    "copy",
+    "deepcopy",
+    "deepcopy_dict_c",
+    "deepcopy_list_c",
+    "deepcopy_tuple_c",
+    "is_patched",
+    "patch",
+    "patch_mode",
+    "patched",
+    "replace",
+    "unpatch",
+]
+MAX_DEPTH: int
 __version__: str
 
 _T = TypeVar("_T")
@@ -25,3 +40,30 @@ def copy(x: _T) -> _T:
 
 def replace(obj: _SR, /, **changes: Any) -> _SR:
     """New object with the given fields replaced (copy.replace of 3.13)."""
+
+_Mode = Literal["function", "dispatch"]
+
+def patch(mode: _Mode = "function") -> None:
+    """Route every copy.deepcopy / copy.copy call in the process through
+    fastcopy, including references taken before the call.  Idempotent."""
+
+def unpatch() -> None:
+    """Restore the standard library's behaviour exactly.  Idempotent."""
+
+def is_patched() -> bool:
+    """True while patch() is in effect."""
+
+def patch_mode() -> _Mode | None:
+    """The mode patch() is in effect with, or None."""
+
+def patched(mode: _Mode = "function") -> AbstractContextManager[None]:
+    """Context manager: patched for the block, previous state restored after."""
+
+def deepcopy_list_c(x: list[Any], memo: dict[int, Any], deepcopy: Callable[..., Any] = ..., /) -> list[Any]:
+    """copy._deepcopy_list in C (the design report's interface)."""
+
+def deepcopy_dict_c(x: dict[Any, Any], memo: dict[int, Any], deepcopy: Callable[..., Any] = ..., /) -> dict[Any, Any]:
+    """copy._deepcopy_dict in C (the design report's interface)."""
+
+def deepcopy_tuple_c(x: tuple[Any, ...], memo: dict[int, Any], deepcopy: Callable[..., Any] = ..., /) -> tuple[Any, ...]:
+    """copy._deepcopy_tuple in C (the design report's interface)."""

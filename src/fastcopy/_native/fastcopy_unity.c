@@ -10,4 +10,6 @@
 #include "reduce.c"
 #include "deepcopy.c"
 #include "shallow.c"
+#include "dispatch.c"
+#include "patch.c"
 #include "module.c"

@@ -11,6 +11,8 @@
  * (the normal case) the engine uses its native paths only.
  */
 #include "deepcopy.h"
+#include "dispatch.h"
+#include "patch.h"
 #include "shallow.h"
 #include "state.h"
 
@@ -260,6 +262,7 @@ state_init(FcState *st)
     if ((st->field = state_optional_attr((obj), (name))) == NULL) { \
         goto error;                                                \
     }
+    GET(fn_stdlib_deepcopy, st->copy_module, "deepcopy")
     GET(fn_deep_atomic, st->copy_module, "_deepcopy_atomic")
     GET(fn_deep_list, st->copy_module, "_deepcopy_list")
     GET(fn_deep_tuple, st->copy_module, "_deepcopy_tuple")
@@ -449,7 +452,7 @@ error:
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
-    X(obj_getstate) X(slotnames)
+    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)
@@ -475,6 +478,7 @@ mod_clear(PyObject *m)
 static void
 mod_free(void *m)
 {
+    patch_remove_all(fc_get_state((PyObject *)m));
 #if FC_HAS_DICT_WATCHERS
     FcState *st = fc_get_state((PyObject *)m);
     if (st->watcher_id >= 0) {
@@ -564,12 +568,83 @@ mod_replace(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     return fc_replace(fc_get_state(module), args, PyVectorcall_NARGS(nargs), kwnames);
 }
 
+PyDoc_STRVAR(mod_deepcopy_list_c_doc,
+"deepcopy_list_c($module, x, memo, deepcopy=copy.deepcopy, /)\n--\n\n"
+"copy._deepcopy_list in C (the design report's interface).");
+PyDoc_STRVAR(mod_deepcopy_dict_c_doc,
+"deepcopy_dict_c($module, x, memo, deepcopy=copy.deepcopy, /)\n--\n\n"
+"copy._deepcopy_dict in C (the design report's interface).");
+PyDoc_STRVAR(mod_deepcopy_tuple_c_doc,
+"deepcopy_tuple_c($module, x, memo, deepcopy=copy.deepcopy, /)\n--\n\n"
+"copy._deepcopy_tuple in C (the design report's interface).");
+
+static PyObject *
+mod_deepcopy_list_c(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return dispatch_list(fc_get_state(module), args, nargs, kwnames);
+}
+
+static PyObject *
+mod_deepcopy_dict_c(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return dispatch_dict(fc_get_state(module), args, nargs, kwnames);
+}
+
+static PyObject *
+mod_deepcopy_tuple_c(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return dispatch_tuple(fc_get_state(module), args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(mod_set_vectorcall_doc,
+"_set_vectorcall($module, func, kind, /)\n--\n\n"
+"Route calls of the stdlib function `func` to fastcopy (kind 'deepcopy' or\n"
+"'copy'), keeping the function object; 3.12+ only.  Used by patch().");
+
+static PyObject *
+mod_set_vectorcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_set_vectorcall(func, kind)");
+        return NULL;
+    }
+    int deep = PyUnicode_CompareWithASCIIString(args[1], "deepcopy") == 0;
+    if (patch_install(fc_get_state(module), args[0], deep) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mod_reset_vectorcall_doc,
+"_reset_vectorcall($module, func, /)\n--\n\n"
+"Undo _set_vectorcall(func).  Used by unpatch().");
+
+static PyObject *
+mod_reset_vectorcall(PyObject *module, PyObject *func)
+{
+    (void)module;
+    if (patch_remove(func) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef mod_methods[] = {
     {"deepcopy", (PyCFunction)(void (*)(void))mod_deepcopy,
      METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_doc},
     {"copy", (PyCFunction)mod_copy, METH_O, mod_copy_doc},
     {"replace", (PyCFunction)(void (*)(void))mod_replace,
      METH_FASTCALL | METH_KEYWORDS, mod_replace_doc},
+    {"deepcopy_list_c", (PyCFunction)(void (*)(void))mod_deepcopy_list_c,
+     METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_list_c_doc},
+    {"deepcopy_dict_c", (PyCFunction)(void (*)(void))mod_deepcopy_dict_c,
+     METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_dict_c_doc},
+    {"deepcopy_tuple_c", (PyCFunction)(void (*)(void))mod_deepcopy_tuple_c,
+     METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_tuple_c_doc},
+    {"_set_vectorcall", (PyCFunction)(void (*)(void))mod_set_vectorcall,
+     METH_FASTCALL, mod_set_vectorcall_doc},
+    {"_reset_vectorcall", (PyCFunction)mod_reset_vectorcall, METH_O,
+     mod_reset_vectorcall_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -45,6 +45,7 @@ typedef struct {
     PyObject *deep_dispatch;      /* current copy._deepcopy_dispatch */
     PyObject *shallow_dispatch;   /* current copy._copy_dispatch */
     PyObject *dispatch_table;     /* current copy.dispatch_table (copyreg's) */
+    PyObject *fn_stdlib_deepcopy; /* copy.deepcopy as the stdlib defined it */
     PyObject *fn_deep_atomic;     /* copy._deepcopy_atomic (NULL if absent) */
     PyObject *fn_deep_list;       /* copy._deepcopy_list */
     PyObject *fn_deep_tuple;      /* copy._deepcopy_tuple */

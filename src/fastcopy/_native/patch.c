@@ -1,0 +1,138 @@
+/* patch.c -- swap how copy.deepcopy and copy.copy are called (3.12+).
+ *
+ * Code that did `from copy import deepcopy` before fastcopy.patch() holds
+ * the stdlib's function object itself, so patching must change what that
+ * object does when called.  CPython 3.12 made the vectorcall entry point of
+ * a Python function settable (PyFunction_SetVectorcall, which also resets
+ * the function's version so specialised call sites stop inlining it).  We
+ * point it at a C function that parses deepcopy's arguments and runs
+ * fc_deepcopy; anything unusual (unknown keywords, wrong arity) goes to the
+ * original entry point, i.e. the stdlib's own code, for its own error.
+ * The function object keeps its name, module, signature, docstring and
+ * code.  3.10 and 3.11 have no such API; _patch.py swaps __code__ there.
+ */
+#include "patch.h"
+#include "deepcopy.h"
+#include "shallow.h"
+
+#define FC_PATCH_SLOTS 4
+
+typedef struct {
+    PyObject *func;          /* borrowed identity; kept alive by `copy` */
+    FcState *st;
+    vectorcallfunc original;
+    int deep;
+} PatchSlot;
+
+/* Process-wide: the stdlib function objects are process-wide too. */
+static PatchSlot patch_slots[FC_PATCH_SLOTS];
+
+static PatchSlot *
+patch_find(PyObject *func)
+{
+    for (int i = 0; i < FC_PATCH_SLOTS; i++) {
+        if (patch_slots[i].func == func) {
+            return &patch_slots[i];
+        }
+    }
+    return NULL;
+}
+
+static PyObject *
+patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    PatchSlot *slot = patch_find(callable);
+    if (slot == NULL) {
+        PyErr_SetString(PyExc_SystemError, "fastcopy: patched function lost its slot");
+        return NULL;
+    }
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (!slot->deep) {
+        if (nargs == 1 && kwnames == NULL) {
+            return fc_copy(slot->st, args[0]);
+        }
+        return slot->original(callable, args, nargsf, kwnames);
+    }
+    /* deepcopy(x, memo=None, _nil=[]) */
+    PyObject *x = nargs >= 1 ? args[0] : NULL;
+    PyObject *memo = nargs >= 2 ? args[1] : NULL;
+    int ok = nargs <= 3;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; ok && i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        if (x == NULL && PyUnicode_CompareWithASCIIString(name, "x") == 0) {
+            x = args[nargs + i];
+        }
+        else if (memo == NULL && PyUnicode_CompareWithASCIIString(name, "memo") == 0) {
+            memo = args[nargs + i];
+        }
+        else if (nargs < 3 && PyUnicode_CompareWithASCIIString(name, "_nil") == 0) {
+            continue;
+        }
+        else {
+            ok = 0;
+        }
+    }
+    if (!ok || x == NULL) {
+        return slot->original(callable, args, nargsf, kwnames);
+    }
+    return fc_deepcopy(slot->st, x, memo);
+}
+
+int
+patch_install(FcState *st, PyObject *func, int deep)
+{
+#if FC_PY312_PLUS
+    if (!PyFunction_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "fastcopy: can only patch a Python function");
+        return -1;
+    }
+    if (patch_find(func) != NULL) {
+        return 0;
+    }
+    PatchSlot *slot = patch_find(NULL);
+    if (slot == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many patched functions");
+        return -1;
+    }
+    slot->func = func;
+    slot->st = st;
+    slot->deep = deep;
+    slot->original = ((PyFunctionObject *)func)->vectorcall;
+    PyFunction_SetVectorcall((PyFunctionObject *)func, patch_call);
+    return 0;
+#else
+    (void)st;
+    (void)func;
+    (void)deep;
+    (void)patch_find;
+    (void)patch_call;
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "PyFunction_SetVectorcall needs Python 3.12+");
+    return -1;
+#endif
+}
+
+int
+patch_remove(PyObject *func)
+{
+    PatchSlot *slot = patch_find(func);
+    if (slot == NULL || func == NULL) {
+        return 0;
+    }
+#if FC_PY312_PLUS
+    PyFunction_SetVectorcall((PyFunctionObject *)func, slot->original);
+#endif
+    memset(slot, 0, sizeof(*slot));
+    return 0;
+}
+
+void
+patch_remove_all(FcState *st)
+{
+    for (int i = 0; i < FC_PATCH_SLOTS; i++) {
+        if (patch_slots[i].func != NULL && patch_slots[i].st == st) {
+            (void)patch_remove(patch_slots[i].func);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+"""Route every caller of copy.deepcopy / copy.copy through fastcopy.
+
+Two modes:
+
+``mode="function"`` (the default)
+    The stdlib's function objects ``copy.deepcopy`` and ``copy.copy`` stay
+    in place -- same objects, names, ``__module__``, signatures and
+    docstrings -- and only what happens when they are called changes, so
+    references taken before the patch (``from copy import deepcopy``, a
+    default argument, a dict of callables) are routed too.  On 3.12+ the
+    functions' vectorcall entry point is pointed at C code
+    (``PyFunction_SetVectorcall``); on 3.10 and 3.11, which have no such
+    API, each function's ``__code__`` is swapped for a two-line trampoline
+    that calls fastcopy (``copy`` gains one private global,
+    ``_fastcopy_impl``, while patched).
+
+``mode="dispatch"``
+    The design report's integration, kept so the benchmark tool can measure
+    it: the stdlib's Python ``deepcopy`` stays in charge and only the
+    ``list``, ``dict`` and ``tuple`` entries of ``copy._deepcopy_dispatch``
+    are replaced by ``deepcopy_list_c``, ``deepcopy_dict_c`` and
+    ``deepcopy_tuple_c``.
+
+``unpatch()`` restores exactly what was there.  Both are idempotent and
+serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy as _copy
+import sys
+import threading
+from typing import Any, Iterator
+
+from . import _fastcopy
+
+__all__ = ["is_patched", "patch", "patched", "unpatch"]
+
+_MODES = ("function", "dispatch")
+_lock = threading.RLock()
+_state: dict[str, Any] = {"mode": None, "saved": {}}
+_VECTORCALL = sys.version_info >= (3, 12)
+_IMPL_GLOBAL = "_fastcopy_impl"
+
+# The stdlib's function objects, as the copy module defined them.
+_DEEPCOPY = _copy.deepcopy
+_COPY = _copy.copy
+
+_TRAMPOLINES = '''
+def deepcopy(x, memo=None, _nil=[]):
+    return _fastcopy_impl.deepcopy(x, memo)
+
+def copy(x):
+    return _fastcopy_impl.copy(x)
+'''
+
+
+def _trampoline_code(name: str, original: Any) -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(_TRAMPOLINES, "<fastcopy.patch>", "exec"), namespace)
+    code = namespace[name].__code__
+    return code.replace(co_name=original.__code__.co_name, co_firstlineno=1)
+
+
+def _patch_functions() -> None:
+    saved = _state["saved"]
+    if _VECTORCALL:
+        _fastcopy._set_vectorcall(_DEEPCOPY, "deepcopy")
+        try:
+            _fastcopy._set_vectorcall(_COPY, "copy")
+        except BaseException:
+            _fastcopy._reset_vectorcall(_DEEPCOPY)
+            raise
+        return
+    globs = _copy.__dict__
+    saved["had_global"] = _IMPL_GLOBAL in globs
+    saved["global"] = globs.get(_IMPL_GLOBAL)
+    globs[_IMPL_GLOBAL] = _fastcopy
+    for func in (_DEEPCOPY, _COPY):
+        saved[func] = func.__code__
+        func.__code__ = _trampoline_code(func.__name__, func)
+
+
+def _unpatch_functions() -> None:
+    saved = _state["saved"]
+    if _VECTORCALL:
+        _fastcopy._reset_vectorcall(_DEEPCOPY)
+        _fastcopy._reset_vectorcall(_COPY)
+        return
+    for func in (_DEEPCOPY, _COPY):
+        func.__code__ = saved.pop(func)
+    globs = _copy.__dict__
+    if saved.pop("had_global"):
+        globs[_IMPL_GLOBAL] = saved.pop("global")
+    else:
+        saved.pop("global")
+        globs.pop(_IMPL_GLOBAL, None)
+
+
+def _patch_dispatch() -> None:
+    table = _copy._deepcopy_dispatch
+    replacements = {
+        list: _fastcopy.deepcopy_list_c,
+        dict: _fastcopy.deepcopy_dict_c,
+        tuple: _fastcopy.deepcopy_tuple_c,
+    }
+    _state["saved"] = {cls: table.get(cls) for cls in replacements}
+    table.update(replacements)
+
+
+def _unpatch_dispatch() -> None:
+    table = _copy._deepcopy_dispatch
+    for cls, original in _state["saved"].items():
+        if original is None:
+            table.pop(cls, None)
+        else:
+            table[cls] = original
+    _state["saved"] = {}
+
+
+def patch(mode: str = "function") -> None:
+    """Make every ``copy.deepcopy`` / ``copy.copy`` call in this process run
+    fastcopy (see the module docstring for the two modes).  Idempotent;
+    patching in another mode first undoes the current one."""
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
+    with _lock:
+        if _state["mode"] == mode:
+            return
+        if _state["mode"] is not None:
+            unpatch()
+        if mode == "function":
+            _patch_functions()
+        else:
+            _patch_dispatch()
+        _state["mode"] = mode
+
+
+def unpatch() -> None:
+    """Restore the standard library's own behaviour.  Idempotent."""
+    with _lock:
+        mode = _state["mode"]
+        if mode is None:
+            return
+        if mode == "function":
+            _unpatch_functions()
+        else:
+            _unpatch_dispatch()
+        _state["mode"] = None
+        _state["saved"] = {}
+
+
+def is_patched() -> bool:
+    """True while patch() is in effect (in either mode)."""
+    return _state["mode"] is not None
+
+
+def patch_mode() -> str | None:
+    """The mode patch() is in effect with, or None."""
+    return _state["mode"]
+
+
+@contextlib.contextmanager
+def patched(mode: str = "function") -> Iterator[None]:
+    """``with fastcopy.patched(): ...`` -- patch for the block, then restore
+    whatever state was in effect before it."""
+    with _lock:
+        before = _state["mode"]
+        patch(mode)
+    try:
+        yield
+    finally:
+        with _lock:
+            if before is None:
+                unpatch()
+            else:
+                patch(before)
