@@ -12,7 +12,8 @@ Two modes:
     (``PyFunction_SetVectorcall``); on 3.10 and 3.11, which have no such
     API, each function's ``__code__`` is swapped for a two-line trampoline
     that calls fastcopy (``copy`` gains one private global,
-    ``_fastcopy_impl``, while patched).
+    ``_fastcopy_impl``, which stays after unpatch() so that a thread still
+    inside a trampoline never finds it missing; the stdlib never reads it).
 
 ``mode="dispatch"``
     The design report's integration, kept so the benchmark tool can measure
@@ -73,10 +74,9 @@ def _patch_functions() -> None:
             _fastcopy._reset_vectorcall(_DEEPCOPY)
             raise
         return
-    globs = _copy.__dict__
-    saved["had_global"] = _IMPL_GLOBAL in globs
-    saved["global"] = globs.get(_IMPL_GLOBAL)
-    globs[_IMPL_GLOBAL] = _fastcopy
+    # Set once and left in place: a thread may be inside a trampoline when
+    # another unpatches, and the stdlib's own code never reads this name.
+    _copy.__dict__[_IMPL_GLOBAL] = _fastcopy
     for func in (_DEEPCOPY, _COPY):
         saved[func] = func.__code__
         func.__code__ = _trampoline_code(func.__name__, func)
@@ -90,12 +90,6 @@ def _unpatch_functions() -> None:
         return
     for func in (_DEEPCOPY, _COPY):
         func.__code__ = saved.pop(func)
-    globs = _copy.__dict__
-    if saved.pop("had_global"):
-        globs[_IMPL_GLOBAL] = saved.pop("global")
-    else:
-        saved.pop("global")
-        globs.pop(_IMPL_GLOBAL, None)
 
 
 def _patch_dispatch() -> None:

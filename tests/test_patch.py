@@ -1,0 +1,272 @@
+"""fastcopy.patch(): every caller of copy.deepcopy / copy.copy is routed,
+references taken earlier included; unpatch() restores the stdlib exactly."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import io
+import sys
+import threading
+import unittest
+from copy import copy as early_copy
+from copy import deepcopy as early_deepcopy
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from _impl import IS_STDLIB, impl
+from differential import assert_same_outcome, run
+
+pytestmark = pytest.mark.skipif(IS_STDLIB, reason="patching is fastcopy's feature; the stdlib stand-in has none")
+
+MODES = ["function", "dispatch"]
+DEPTH = 5000  # the stdlib raises RecursionError long before this
+
+
+def _nested(depth: int) -> list[Any]:
+    x: list[Any] = []
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
+def _copies_deeply(fn: Callable[[Any], Any]) -> bool:
+    try:
+        fn(_nested(DEPTH))
+    except RecursionError:
+        return False
+    return True
+
+
+def _default_arg(x: Any, _deepcopy: Callable[..., Any] = copy.deepcopy) -> Any:
+    return _deepcopy(x)
+
+
+CALLABLES = {"copy.deepcopy": copy.deepcopy}
+
+
+@pytest.fixture(autouse=True)
+def _always_unpatch() -> Iterator[None]:
+    impl.unpatch()
+    yield
+    impl.unpatch()
+
+
+def _stdlib_frames(fn: Callable[[], Any]) -> set[str]:
+    """Names of the Python functions of Lib/copy.py that ran during fn()."""
+    seen: set[str] = set()
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename == copy.__file__:
+            seen.add(frame.f_code.co_name)
+
+    sys.setprofile(profiler)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_function_mode_routes_every_reference() -> None:
+    assert not _copies_deeply(early_deepcopy)
+    impl.patch()
+    assert impl.is_patched() and impl.patch_mode() == "function"
+    for fn in (copy.deepcopy, early_deepcopy, _default_arg, CALLABLES["copy.deepcopy"]):
+        assert _copies_deeply(fn)
+    assert _stdlib_frames(lambda: early_deepcopy({"a": [1, (2, [3])]})) == set()
+    assert _stdlib_frames(lambda: early_copy([1, 2])) == set()
+    impl.unpatch()
+    assert not impl.is_patched()
+    assert not _copies_deeply(early_deepcopy)
+    # the stdlib's own frames run again
+    assert {"deepcopy", "_deepcopy_list"} <= _stdlib_frames(lambda: early_deepcopy([[1]]))
+    assert "copy" in _stdlib_frames(lambda: early_copy([1]))
+
+
+def test_dispatch_mode_keeps_stdlib_in_charge() -> None:
+    table = copy._deepcopy_dispatch  # type: ignore[attr-defined]
+    before = dict(table)
+    impl.patch("dispatch")
+    assert impl.patch_mode() == "dispatch"
+    assert table[list] is impl.deepcopy_list_c
+    assert table[dict] is impl.deepcopy_dict_c
+    assert table[tuple] is impl.deepcopy_tuple_c
+    frames = _stdlib_frames(lambda: copy.deepcopy([{"a": (1, [2])}]))
+    assert "deepcopy" in frames and "_deepcopy_list" not in frames
+    impl.unpatch()
+    assert table == before and all(table[k] is before[k] for k in before)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_identity_and_metadata_unchanged(mode: str) -> None:
+    funcs = (copy.deepcopy, copy.copy)
+    meta = [(f.__name__, f.__qualname__, f.__module__, f.__doc__, inspect.signature(f)) for f in funcs]
+    impl.patch(mode)
+    assert (copy.deepcopy, copy.copy) == funcs
+    assert [(f.__name__, f.__qualname__, f.__module__, f.__doc__, inspect.signature(f)) for f in funcs] == meta
+    impl.unpatch()
+    assert [(f.__name__, f.__qualname__, f.__module__, f.__doc__, inspect.signature(f)) for f in funcs] == meta
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_idempotent(mode: str) -> None:
+    impl.patch(mode)
+    impl.patch(mode)
+    assert impl.patch_mode() == mode
+    impl.unpatch()
+    impl.unpatch()
+    assert not impl.is_patched()
+    assert not _copies_deeply(copy.deepcopy)
+
+
+def test_switching_modes_and_context_manager() -> None:
+    impl.patch("dispatch")
+    impl.patch("function")
+    assert copy._deepcopy_dispatch[list] is not impl.deepcopy_list_c  # type: ignore[attr-defined]
+    with impl.patched("dispatch"):
+        assert impl.patch_mode() == "dispatch"
+    assert impl.patch_mode() == "function"
+    impl.unpatch()
+    with impl.patched():
+        assert _copies_deeply(early_deepcopy)
+    assert not impl.is_patched()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cpython_test_copy_passes_patched(mode: str) -> None:
+    import test.test_copy as tc
+
+    impl.patch(mode)
+    suite = unittest.defaultTestLoader.loadTestsFromModule(tc)
+    stream = io.StringIO()
+    result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
+    assert result.wasSuccessful(), stream.getvalue()[-5000:]
+    assert result.testsRun > 50
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_patched_results_match_stdlib(mode: str) -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.children: list[Any] = []
+            self.parent: Any = None
+
+    root = Node()
+    kid = Node()
+    kid.parent = root
+    root.children.append(kid)
+    samples = [
+        {"a": [1, 2, (3, [4])], "b": {1, 2}},
+        root,
+        ([],),
+        [1, "x", None, 2.5, b"b"],
+    ]
+    expected = [run(lambda s=s: copy.deepcopy(s)) for s in samples]
+    impl.patch(mode)
+    actual = [run(lambda s=s: copy.deepcopy(s)) for s in samples]
+    for s, e, a in zip(samples, expected, actual):
+        assert_same_outcome(e, a, s)
+
+
+def test_keyword_and_odd_calls_fall_back_to_stdlib_errors() -> None:
+    impl.patch()
+    assert copy.deepcopy(x=[1]) == [1]
+    memo: dict[int, Any] = {}
+    y = copy.deepcopy([1], memo=memo)
+    assert memo[id(memo)] and y == [1]
+    for call in (lambda: copy.deepcopy(), lambda: copy.deepcopy([1], bogus=1), lambda: copy.copy()):
+        impl.unpatch()
+        e = run(call, catch=TypeError)
+        impl.patch()
+        a = run(call, catch=TypeError)
+        assert type(e.exc) is type(a.exc) and str(e.exc) == str(a.exc)
+
+
+def test_thread_safety_of_patch_toggling() -> None:
+    data = {"k": [1, 2, {"z": (3, [4])}], "s": "t"}
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def copier() -> None:
+        try:
+            while not stop.is_set():
+                assert copy.deepcopy(data) == data
+                assert early_copy(data) == data
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=copier) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(200):
+            impl.patch(MODES[i % 2])
+            impl.unpatch()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert not impl.is_patched()
+
+
+def test_bad_mode() -> None:
+    with pytest.raises(ValueError):
+        impl.patch("everything")
+    assert not impl.is_patched()
+
+
+# --------------------------------------------------------------------------
+# the design report's functions, one by one against the stdlib's
+
+
+_PAIRS = [
+    ("deepcopy_list_c", "_deepcopy_list", [1, [2, 3], {"a": (4,)}]),
+    ("deepcopy_dict_c", "_deepcopy_dict", {"a": [1], (1, 2): {"b": 2}, "c": None}),
+    ("deepcopy_tuple_c", "_deepcopy_tuple", (1, [2], (3, [4]))),
+    ("deepcopy_tuple_c", "_deepcopy_tuple", (1, 2, "atoms only")),
+]
+
+
+@pytest.mark.parametrize("native,stdlib,x", _PAIRS, ids=[p[0] + str(i) for i, p in enumerate(_PAIRS)])
+def test_report_functions_match_stdlib(native: str, stdlib: str, x: Any) -> None:
+    from isomorphism import memo_shape
+
+    me: dict[int, Any] = {}
+    ma: dict[int, Any] = {}
+    e = run(lambda: getattr(copy, stdlib)(x, me))
+    a = run(lambda: getattr(impl, native)(x, ma))
+    assert_same_outcome(e, a, x)
+    assert memo_shape(me) == memo_shape(ma)
+    # with an explicit deepcopy callable, as copy.py passes it
+    a2 = run(lambda: getattr(impl, native)(x, {}, copy.deepcopy))
+    assert_same_outcome(e, a2, x)
+
+
+def test_report_functions_bad_input() -> None:
+    for name in ("deepcopy_list_c", "deepcopy_dict_c", "deepcopy_tuple_c"):
+        fn = getattr(impl, name)
+        with pytest.raises(TypeError):
+            fn(5, {})
+        with pytest.raises(TypeError):
+            fn([])
+        with pytest.raises(TypeError):
+            fn([], {}, copy.deepcopy, "extra")
+
+    class Grow:
+        def __deepcopy__(self, memo: Any) -> int:
+            d["new"] = 1
+            return 1
+
+    d: dict[str, Any] = {"g": Grow(), "x": 2}
+    with pytest.raises(RuntimeError, match="changed size"):
+        impl.deepcopy_dict_c(d, {})
+
+
+def test_fastcopy_itself_while_dispatch_patched() -> None:
+    x = {"a": [1, (2, [3])], "b": {4}}
+    expected = copy.deepcopy(x)
+    impl.patch("dispatch")
+    assert impl.deepcopy(x) == expected
