@@ -140,6 +140,21 @@ def _cases() -> dict[str, tuple[Callable[[], Any], list[Any]]]:
     cases["replace"] = (_swallow(lambda: impl.replace(dc, a=[5]), TypeError), [dc])
     cr = CustomReplace([1], 2)
     cases["replace-custom"] = ((lambda: impl.replace(cr, a=[5])), [cr])
+    report = [[1, (2, [3])], {"k": [4]}]
+    if hasattr(impl, "deepcopy_list_c"):
+        cases["report-list-c"] = ((lambda: impl.deepcopy_list_c(report, {})), report)
+        cases["report-dict-c"] = ((lambda: impl.deepcopy_dict_c(report[1], {})), report)
+        cases["report-tuple-c"] = ((lambda: impl.deepcopy_tuple_c(report[0][1], {})), report)
+        cases["error-report-bad-args"] = (_swallow(lambda: impl.deepcopy_list_c(report), TypeError), report)
+
+        def patched_calls() -> None:
+            with impl.patched():
+                copy.deepcopy(report)
+                copy.copy(report)
+            with impl.patched("dispatch"):
+                copy.deepcopy(report)
+
+        cases["patch-unpatch"] = (patched_calls, report)
     return cases
 
 
