@@ -155,6 +155,13 @@ def test_switch_on_patches_at_start_up(install_dir: Path, tmp_path: Path) -> Non
     assert deep == str(DEPTH)
 
 
+def test_switch_dispatch_selects_the_report_mode(install_dir: Path, tmp_path: Path) -> None:
+    code = "import fastcopy; print(fastcopy.patch_mode())"
+    proc = run_python(code, "dispatch", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["dispatch"]
+
+
 @pytest.mark.parametrize("value", [None, "", "0"], ids=["unset", "empty", "zero"])
 def test_switch_off_imports_nothing(value: str | None, tmp_path: Path) -> None:
     # The exact check a user would run: nothing from fastcopy at start-up.

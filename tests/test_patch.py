@@ -110,6 +110,20 @@ def test_identity_and_metadata_unchanged(mode: str) -> None:
     assert [(f.__name__, f.__qualname__, f.__module__, f.__doc__, inspect.signature(f)) for f in funcs] == meta
 
 
+def test_wrapped_is_the_stdlib_code_while_patched() -> None:
+    originals = {f: f.__code__ for f in (copy.deepcopy, copy.copy)}
+    assert not hasattr(copy.deepcopy, "__wrapped__")
+    impl.patch()
+    for f, code in originals.items():
+        inner = inspect.unwrap(f)
+        assert inner is not f and inner.__code__ is code
+        assert inner.__code__.co_filename == copy.__file__
+        assert inspect.signature(inner) == inspect.signature(f)
+    impl.unpatch()
+    for f, code in originals.items():
+        assert not hasattr(f, "__wrapped__") and f.__code__ is code
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_idempotent(mode: str) -> None:
     impl.patch(mode)

@@ -5,7 +5,8 @@ Two modes:
 ``mode="function"`` (the default)
     The stdlib's function objects ``copy.deepcopy`` and ``copy.copy`` stay
     in place -- same objects, names, ``__module__``, signatures and
-    docstrings -- and only what happens when they are called changes, so
+    docstrings; while patched, ``__wrapped__`` is a function running the
+    stdlib's own code -- and only what happens when they are called changes, so
     references taken before the patch (``from copy import deepcopy``, a
     default argument, a dict of callables) are routed too.  On 3.12+ the
     functions' vectorcall entry point is pointed at C code
@@ -32,6 +33,7 @@ import contextlib
 import copy as _copy
 import sys
 import threading
+import types
 from typing import Any, Iterator
 
 from . import _fastcopy
@@ -64,14 +66,31 @@ def _trampoline_code(name: str, original: Any) -> Any:
     return code.replace(co_name=original.__code__.co_name, co_firstlineno=1)
 
 
+def _original_clone(func: Any, code: Any) -> Any:
+    """A new function object running the stdlib's own code for func: what
+    ``func.__wrapped__`` points to while patched, for introspection
+    (inspect.signature / inspect.unwrap) and for calling the stdlib's
+    top-level code directly."""
+    clone = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    clone.__kwdefaults__ = func.__kwdefaults__
+    clone.__qualname__ = func.__qualname__
+    clone.__module__ = func.__module__
+    clone.__doc__ = func.__doc__
+    return clone
+
+
 def _patch_functions() -> None:
     saved = _state["saved"]
+    for func in (_DEEPCOPY, _COPY):
+        func.__wrapped__ = _original_clone(func, func.__code__)
     if _VECTORCALL:
-        _fastcopy._set_vectorcall(_DEEPCOPY, "deepcopy")
         try:
+            _fastcopy._set_vectorcall(_DEEPCOPY, "deepcopy")
             _fastcopy._set_vectorcall(_COPY, "copy")
         except BaseException:
             _fastcopy._reset_vectorcall(_DEEPCOPY)
+            for func in (_DEEPCOPY, _COPY):
+                func.__dict__.pop("__wrapped__", None)
             raise
         return
     # Set once and left in place: a thread may be inside a trampoline when
@@ -87,9 +106,11 @@ def _unpatch_functions() -> None:
     if _VECTORCALL:
         _fastcopy._reset_vectorcall(_DEEPCOPY)
         _fastcopy._reset_vectorcall(_COPY)
-        return
+    else:
+        for func in (_DEEPCOPY, _COPY):
+            func.__code__ = saved.pop(func)
     for func in (_DEEPCOPY, _COPY):
-        func.__code__ = saved.pop(func)
+        func.__dict__.pop("__wrapped__", None)
 
 
 def _patch_dispatch() -> None:
