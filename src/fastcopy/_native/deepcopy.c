@@ -45,6 +45,7 @@
  * *out.  step_*() steals `incoming`.
  */
 #include "deepcopy.h"
+#include "dictiter.h"
 #include "memo.h"
 #include "reduce.h"
 
@@ -522,20 +523,13 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     }
     for (;;) {
         PyObject *key, *value;
-        if (PyDict_GET_SIZE(f->x) != f->n) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "dictionary changed size during iteration");
-            return S_ERROR;
-        }
-        if (!PyDict_Next(f->x, &f->i, &key, &value)) {
+        int more = fc_dict_next(f->x, &f->i, f->n, &f->n2, &key, &value);
+        if (more <= 0) {
+            if (more < 0) {
+                return S_ERROR;
+            }
             break;
         }
-        if (f->n2 == 0) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "dictionary keys changed during iteration");
-            return S_ERROR;
-        }
-        f->n2--;
         if (f->phase == DICT_PATCH) {
             if (!fc_is_hot_atomic(c->st, Py_TYPE(key))) {
                 /* a key whose copy may differ: finish key by key */

@@ -9,6 +9,7 @@
  * can measure that integration beside fastcopy's own.
  */
 #include "dispatch.h"
+#include "dictiter.h"
 
 /* Parse (x, memo, deepcopy=None); *deepcopy defaults to the stdlib's. */
 static int
@@ -129,16 +130,12 @@ dispatch_dict(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     Py_ssize_t pos = 0, used = PyDict_GET_SIZE(x), left = used;
     PyObject *key, *value;
     for (;;) {
-        if (PyDict_GET_SIZE(x) != used) {
-            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
-            goto error;
-        }
-        if (!PyDict_Next(x, &pos, &key, &value)) {
+        int more = fc_dict_next(x, &pos, used, &left, &key, &value);
+        if (more <= 0) {
+            if (more < 0) {
+                goto error;
+            }
             break;
-        }
-        if (left-- == 0) {
-            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
-            goto error;
         }
         Py_INCREF(key);
         Py_INCREF(value);
