@@ -417,9 +417,7 @@ static inline VisitResult
 visit_child(Copier *c, PyObject *x, PyObject **out)
 {
     PyTypeObject *tp = Py_TYPE(x);
-    if (c->fast_hot && (tp == &PyLong_Type || tp == &PyUnicode_Type ||
-                        tp == &PyFloat_Type || tp == &PyBool_Type ||
-                        tp == Py_TYPE(Py_None))) {
+    if (c->fast_hot && fc_is_hot_type(tp)) {
         *out = Py_NewRef(x);
         return V_DONE;
     }
@@ -913,6 +911,19 @@ step(Copier *c, PyObject *incoming, PyObject **out)
 /* ------------------------------------------------------------------ */
 /* visit: the stdlib's deepcopy() minus the recursion                 */
 
+/* The end of a visit that produced its copy at once: deepcopy's epilogue
+ * (memo_finish), then *out = y.  Steals y (a new reference or NULL). */
+static VisitResult
+visit_finished(Copier *c, PyObject *x, PyObject *y, int stored, PyObject **out)
+{
+    if (y == NULL || memo_finish(c, x, y, stored) < 0) {
+        Py_XDECREF(y);
+        return V_ERROR;
+    }
+    *out = y;
+    return V_DONE;
+}
+
 /* Call Python code that copies x with a memo (a __deepcopy__ hook, a
  * third-party copier, copy._reconstruct), then do deepcopy's epilogue. */
 static VisitResult
@@ -938,15 +949,7 @@ visit_python(Copier *c, PyObject *x, PyObject *callable, PyObject *arg,
         y = PyObject_CallOneArg(callable, memo);
     }
     Py_LeaveRecursiveCall();
-    if (y == NULL) {
-        return V_ERROR;
-    }
-    if (memo_finish(c, x, y, 0) < 0) {
-        Py_DECREF(y);
-        return V_ERROR;
-    }
-    *out = y;
-    return V_DONE;
+    return visit_finished(c, x, y, 0, out);
 }
 
 static VisitResult
@@ -963,12 +966,7 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     if (n == 0) {
-        if (memo_finish(c, x, y, 1) < 0) {
-            Py_DECREF(y);
-            return V_ERROR;
-        }
-        *out = y;
-        return V_DONE;
+        return visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_LIST, x);
     if (f == NULL) {
@@ -999,12 +997,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
      * may have changed x when x is the memo itself */
     Py_ssize_t n = PyDict_GET_SIZE(x);
     if (n == 0) {
-        if (memo_finish(c, x, y, 1) < 0) {
-            Py_DECREF(y);
-            return V_ERROR;
-        }
-        *out = y;
-        return V_DONE;
+        return visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_DICT, x);
     if (f == NULL) {
@@ -1148,12 +1141,7 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     }
     if (PyDict_GET_SIZE(dict) == 0) {    /* state None: nothing to set */
         Py_DECREF(dict);
-        if (memo_finish(c, x, y, 1) < 0) {
-            Py_DECREF(y);
-            return V_ERROR;
-        }
-        *out = y;
-        return V_DONE;
+        return visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_PLAIN, x);
     if (f == NULL) {
@@ -1249,12 +1237,7 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
         if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
             y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
                                               PyByteArray_GET_SIZE(x));
-            if (y == NULL || memo_finish(c, x, y, 0) < 0) {
-                Py_XDECREF(y);
-                return V_ERROR;
-            }
-            *out = y;
-            return V_DONE;
+            return visit_finished(c, x, y, 0, out);
         }
     }
 

@@ -124,13 +124,19 @@ fc_get_state(PyObject *module)
  * Returns 0, or -1 with an exception set. (module.c) */
 int fc_state_sync(FcState *st);
 
-/* Is `tp` one of str, int, float, bool, NoneType and are these atomic? */
+/* Is `tp` one of str, int, float, bool, NoneType (the most common atoms)? */
+static inline int
+fc_is_hot_type(PyTypeObject *tp)
+{
+    return tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type ||
+           tp == &PyBool_Type || tp == Py_TYPE(Py_None);
+}
+
+/* ... and are these five atomic (as the stdlib's tables say)? */
 static inline int
 fc_is_hot_atomic(const FcState *st, PyTypeObject *tp)
 {
-    return st->hot_atomic &&
-           (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
-            tp == &PyBool_Type || tp == Py_TYPE(Py_None));
+    return st->hot_atomic && fc_is_hot_type(tp);
 }
 
 /* Is `tp` one of deepcopy's atomic types (returned as is)?  The five most
