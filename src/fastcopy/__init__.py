@@ -12,6 +12,7 @@ import sys as _sys
 
 from ._fastcopy import (
     MAX_DEPTH,
+    Template,
     copy,
     deepcopy,
     deepcopy_dict_c,
@@ -20,6 +21,16 @@ from ._fastcopy import (
 )
 from ._patch import is_patched, patch, patch_mode, patched, unpatch
 
+
+def replicate(obj, n):
+    """Return a list of ``n`` deep copies of ``obj`` (as it is now).
+
+    ``Template(obj).replicate(n)``: the object graph is described once and
+    every copy is rebuilt from that description.
+    """
+    return Template(obj).replicate(n)
+
+
 if _sys.version_info >= (3, 13):
     from ._fastcopy import replace
 else:  # the 3.13 __replace__ protocol, offered on older versions too
@@ -27,6 +38,7 @@ else:  # the 3.13 __replace__ protocol, offered on older versions too
 
 __all__ = [
     "Error",
+    "Template",
     "copy",
     "deepcopy",
     "deepcopy_dict_c",
@@ -37,6 +49,7 @@ __all__ = [
     "patch_mode",
     "patched",
     "replace",
+    "replicate",
     "unpatch",
 ]
 __version__ = "0.1.0"

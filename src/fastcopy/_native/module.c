@@ -15,6 +15,7 @@
 #include "patch.h"
 #include "shallow.h"
 #include "state.h"
+#include "template.h"
 
 /* ------------------------------------------------------------------ */
 /* change detection                                                   */
@@ -452,7 +453,7 @@ error:
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
-    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy)
+    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)
@@ -629,7 +630,19 @@ mod_reset_vectorcall(PyObject *module, PyObject *func)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(mod_describe_doc,
+"_describe($module, obj, /)\n--\n\n"
+"The descriptor of obj's object graph: (bytes, list of leaf objects).\n"
+"See docs/descriptor.md; fastcopy.fca.describe() is the public face.");
+
+static PyObject *
+mod_describe(PyObject *module, PyObject *obj)
+{
+    return fc_describe(fc_get_state(module), obj);
+}
+
 static PyMethodDef mod_methods[] = {
+    {"_describe", (PyCFunction)mod_describe, METH_O, mod_describe_doc},
     {"deepcopy", (PyCFunction)(void (*)(void))mod_deepcopy,
      METH_FASTCALL | METH_KEYWORDS, mod_deepcopy_doc},
     {"copy", (PyCFunction)mod_copy, METH_O, mod_copy_doc},
@@ -658,7 +671,8 @@ mod_exec(PyObject *m)
     if (state_init(st) < 0) {
         return -1;
     }
-    if (PyModule_AddObjectRef(m, "Error", st->copy_error) < 0) {
+    if (PyModule_AddObjectRef(m, "Error", st->copy_error) < 0 ||
+        fc_template_init_type(m, st) < 0) {
         return -1;
     }
     return PyModule_AddIntConstant(m, "MAX_DEPTH", (long)FC_MAX_DEPTH);

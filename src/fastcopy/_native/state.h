@@ -111,6 +111,7 @@ typedef struct {
     PyObject *int4;               /* the int 4 */
     PyObject *nil;                /* private sentinel for memo.get */
     PyTypeObject *method_type;    /* types.MethodType */
+    PyObject *template_type;      /* fastcopy.Template (template.c) */
 } FcState;
 
 /* Borrowed pointer to the state of a fastcopy module object. */
