@@ -26,7 +26,7 @@
  * instance __dict__ shared with anything else, stdlib dispatch tables) is
  * replayed in one pass over the nodes in post-order: each node's children
  * are then already built, except references back to an enclosing container
- * (a cycle), which is a list, dict, set or instance: such a target is
+ * (a cycle), which is a list, dict or instance: such a target is
  * allocated on demand, filled when its own turn comes.  This is exactly
  * what deepcopy does for these types (they are memoized before their items
  * are copied), so the copy has the same sharing and cycles.  Nothing in a
@@ -356,7 +356,10 @@ b_visit(Builder *b, PyObject *x)
             OldInfo *o = &b->old[REF_INDEX(r)];
             if (!o->done) {     /* a reference back into an unfinished container */
                 o->flags |= FCD_NF_BACKREF;
-                if (o->kind == FCD_TUPLE || o->kind == FCD_FROZENSET) {
+                /* deepcopy memoizes these only once built: re-entering
+                 * one copies it again (the replay cannot) */
+                if (o->kind == FCD_TUPLE || o->kind == FCD_FROZENSET ||
+                    o->kind == FCD_SET) {
                     b->hflags |= FCD_HF_TUPLE_CYCLE;
                 }
             }
@@ -384,6 +387,7 @@ b_visit(Builder *b, PyObject *x)
         return push_frame(b, x, FCD_DICT, seq, 0);
     }
     if (tp == st->method_type) {
+        b->hflags |= FCD_HF_HAS_PYTHON;
         return emit_atomic_node(b, x, FCD_PYTHON, x);
     }
     if (PyType_Check(x)) {
