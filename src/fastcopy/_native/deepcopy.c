@@ -76,9 +76,21 @@ typedef enum {
 typedef struct {
     uint8_t kind;
     uint8_t phase;
+    uint8_t elided;    /* x is not in the memo table (see "Memo elision") */
     Py_ssize_t i, n, n2;
     PyObject *x, *y, *a, *b, *c, *d;
 } Frame;
+
+/* An original whose copy is finished, in the order the stdlib appends to
+ * its keep-alive list.  y == NULL: x is in the memo table (borrowed, the
+ * table owns it).  y != NULL: an elided entry, x and y owned here until a
+ * flush puts them in the table; DONE_AS_DICT: y has since become an
+ * instance's __dict__, so the memo must get a copy of it. */
+typedef struct {
+    PyObject *x, *y;
+    int flags;
+} DoneEntry;
+#define DONE_AS_DICT 1
 
 #define FC_SMALL_FRAMES 16
 
@@ -98,9 +110,21 @@ typedef struct {
     /* Native mode: the originals whose copies are finished, in the order
      * the stdlib would have appended them to its keep-alive list (borrowed:
      * the table owns them).  Only read if the memo is materialised. */
-    PyObject **done;
+    DoneEntry *done;
     Py_ssize_t ndone, done_cap;
-    PyObject *done_small[FC_SMALL_FRAMES];
+    /* Memo elision: whether it may happen at all (native memo, stdlib
+     * tables, a GIL build), the number of frames on the stack that memoize
+     * late (tuples, sets, reduce: a cycle may re-enter them), the frames
+     * whose x is elided and still running (indices, LIFO), and the first
+     * done entry that may still be elided. */
+    int elide;
+    Py_ssize_t late;
+    Py_ssize_t *elided_frames;
+    Py_ssize_t n_elided_frames, elided_cap;
+    Py_ssize_t flush_from;
+    Py_ssize_t elided_small[FC_SMALL_FRAMES];
+    int elide_extra;         /* refs the visit of the next child holds */
+    DoneEntry done_small[FC_SMALL_FRAMES];
     Frame small[FC_SMALL_FRAMES];
 } Copier;
 
@@ -122,6 +146,11 @@ copier_update_fast_atoms(Copier *c)
     c->fast_atoms = c->st->atomic_first ||
                     (c->mode == MEMO_NATIVE && c->st->deep_overrides == NULL);
     c->fast_hot = c->fast_atoms && c->st->hot_atomic;
+#ifdef Py_GIL_DISABLED
+    c->elide = 0;    /* reference counts are not a sound test there */
+#else
+    c->elide = c->fast_atoms && c->mode == MEMO_NATIVE;
+#endif
 }
 
 /* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
@@ -250,6 +279,139 @@ memo_keep_alive(Copier *c, PyObject *x)
     return rc;
 }
 
+/* Append to the done log; y != NULL: an elided entry (x, y increfed). */
+static int
+done_log(Copier *c, PyObject *x, PyObject *y)
+{
+    if (c->ndone == c->done_cap) {
+        size_t ncap = (size_t)c->done_cap * 2;
+        DoneEntry *nd = c->done == c->done_small
+            ? PyMem_Malloc(ncap * sizeof(DoneEntry))
+            : PyMem_Realloc(c->done, ncap * sizeof(DoneEntry));
+        if (nd == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (c->done == c->done_small) {
+            memcpy(nd, c->done_small, sizeof(c->done_small));
+        }
+        c->done = nd;
+        c->done_cap = (Py_ssize_t)ncap;
+    }
+    DoneEntry *e = &c->done[c->ndone++];
+    e->x = x;
+    e->y = y;
+    e->flags = 0;
+    if (y != NULL) {
+        Py_INCREF(x);
+        Py_INCREF(y);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* memo elision                                                       */
+/*
+ * The stdlib memoizes every container it copies.  The memo answers two
+ * questions: "was x already copied?" (sharing, cycles), and, for Python
+ * code given the memo, "what does the memo hold?".  An object x that the
+ * engine reaches through a container holding the only reference to it
+ * (Py_REFCNT(x) == 1 before the engine's own reference) can be reached
+ * again during this copy only if
+ *   (a) the walk re-enters a container on the stack that is memoized only
+ *       after its items are copied (a tuple, a set, a reduce value's
+ *       arguments): a cycle through it copies its items again; or
+ *   (b) Python code creates a new reference to x and hands it to the walk
+ *       (a reducer returning it, a __deepcopy__ hook copying it, ...).
+ * (A cycle back to x itself needs a second reference to x.)  So such an x
+ * is not put in the memo table when no late-memoizing frame is on the
+ * stack (c->late == 0), and before any Python code can run (memo_flush's
+ * callers) every elided entry -- the containers still being filled and
+ * the finished ones of the done log -- is put in the table, after which
+ * the memo is exactly the stdlib's.  Only the root is never elided (its
+ * references are the caller's).  Free-threaded builds never elide.
+ */
+
+static inline int
+can_elide(Copier *c, PyObject *x)
+{
+    /* visit_child holds one reference to x, plus elide_extra */
+    return c->elide && c->late == 0 && c->depth > 0 &&
+           Py_REFCNT(x) == 2 + c->elide_extra;
+}
+
+/* Mark the frame just pushed as elided. */
+static int
+elided_frame_push(Copier *c, Frame *f)
+{
+    if (c->n_elided_frames == c->elided_cap) {
+        size_t ncap = (size_t)c->elided_cap * 2;
+        Py_ssize_t *nd = c->elided_frames == c->elided_small
+            ? PyMem_Malloc(ncap * sizeof(Py_ssize_t))
+            : PyMem_Realloc(c->elided_frames, ncap * sizeof(Py_ssize_t));
+        if (nd == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (c->elided_frames == c->elided_small) {
+            memcpy(nd, c->elided_small, sizeof(c->elided_small));
+        }
+        c->elided_frames = nd;
+        c->elided_cap = (Py_ssize_t)ncap;
+    }
+    f->elided = 1;
+    c->elided_frames[c->n_elided_frames++] = f - c->frames;
+    return 0;
+}
+
+/* Put every elided entry in the memo table.  0 or -1. */
+static int
+memo_flush(Copier *c)
+{
+    for (Py_ssize_t k = 0; k < c->n_elided_frames; k++) {
+        Frame *f = &c->frames[c->elided_frames[k]];
+        if (memo_insert(&c->table, f->x, f->y) < 0) {
+            return -1;
+        }
+        f->elided = 0;
+    }
+    c->n_elided_frames = 0;
+    for (Py_ssize_t i = c->flush_from; i < c->ndone; i++) {
+        DoneEntry *e = &c->done[i];
+        if (e->y == NULL) {
+            continue;
+        }
+        PyObject *v = e->y;
+        if (e->flags & DONE_AS_DICT) {
+            v = PyDict_Copy(e->y);
+            if (v == NULL) {
+                return -1;
+            }
+        }
+        int rc = memo_insert(&c->table, e->x, v);
+        if (v != e->y) {
+            Py_DECREF(v);
+        }
+        if (rc < 0) {
+            return -1;
+        }
+        Py_DECREF(e->x);       /* the table owns it now */
+        Py_CLEAR(e->y);
+        e->flags = 0;
+    }
+    c->flush_from = c->ndone;
+    return 0;
+}
+
+static inline int
+memo_flush_if_needed(Copier *c)
+{
+    if (c->n_elided_frames == 0 && c->flush_from == c->ndone) {
+        return 0;
+    }
+    return memo_flush(c);
+}
+
 /* The end of the stdlib's deepcopy():
  *     if y is not x: memo[id(x)] = y; _keep_alive(x, memo)
  * `stored` says the copier already did memo[id(x)] = y (lists, dicts,
@@ -264,28 +426,25 @@ memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
         if (!stored && memo_insert(&c->table, x, y) < 0) {
             return -1;
         }
-        if (c->ndone == c->done_cap) {
-            size_t ncap = (size_t)c->done_cap * 2;
-            PyObject **nd = c->done == c->done_small
-                ? PyMem_Malloc(ncap * sizeof(PyObject *))
-                : PyMem_Realloc(c->done, ncap * sizeof(PyObject *));
-            if (nd == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            if (c->done == c->done_small) {
-                memcpy(nd, c->done_small, sizeof(c->done_small));
-            }
-            c->done = nd;
-            c->done_cap = (Py_ssize_t)ncap;
+        if (done_log(c, x, NULL) < 0) {
+            return -1;
         }
-        c->done[c->ndone++] = x;
         return 0;
     }
     if (memo_put(c, x, y) < 0) {
         return -1;
     }
     return memo_keep_alive(c, x);
+}
+
+/* memo_finish for an elided x: log (x, y), owned, for a later flush. */
+static int
+memo_finish_elided(Copier *c, PyObject *x, PyObject *y)
+{
+    if (y == x) {
+        return 0;
+    }
+    return done_log(c, x, y);
 }
 
 /* A memo Python code can be given.  In native mode this turns the table
@@ -295,6 +454,9 @@ memo_for_python(Copier *c)
 {
     if (c->mode != MEMO_NATIVE) {
         return c->memo;
+    }
+    if (memo_flush_if_needed(c) < 0) {
+        return NULL;
     }
     for (Py_ssize_t k = 0; k < c->depth; k++) {
         Frame *f = &c->frames[k];
@@ -314,7 +476,7 @@ memo_for_python(Copier *c)
      * copies finished so far, in the stdlib's order */
     PyObject *keep = memo_export(&c->table, dict) < 0 ? NULL : PyList_New(c->ndone);
     for (Py_ssize_t i = 0; keep != NULL && i < c->ndone; i++) {
-        PyList_SET_ITEM(keep, i, Py_NewRef(c->done[i]));
+        PyList_SET_ITEM(keep, i, Py_NewRef(c->done[i].x));
     }
     PyObject *id = PyLong_FromVoidPtr(dict);
     if (keep == NULL || id == NULL || PyDict_SetItem(dict, id, keep) < 0) {
@@ -363,12 +525,17 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
         c->frames = nf;
         c->cap = ncap;
     }
-    if ((++c->ticks & 0x3FFF) == 0 && PyErr_CheckSignals() < 0) {
-        return NULL;
+    if ((++c->ticks & 0x3FFF) == 0 &&
+        (memo_flush_if_needed(c) < 0 || PyErr_CheckSignals() < 0)) {
+        return NULL;    /* (a signal handler is Python code) */
     }
     Frame *f = &c->frames[c->depth++];
     f->kind = (uint8_t)kind;
     f->phase = 0;
+    f->elided = 0;
+    if (kind == F_TUPLE || kind == F_SET || kind == F_REDUCE) {
+        c->late++;
+    }
     f->i = f->n = f->n2 = 0;
     f->x = Py_NewRef(x);
     f->y = f->a = f->b = f->c = f->d = NULL;
@@ -381,6 +548,13 @@ frame_pop(Copier *c)
     Frame f = c->frames[--c->depth];
     if (f.kind == F_REDUCE || f.kind == F_PLAIN) {
         c->reduce_depth--;
+    }
+    if (f.kind == F_TUPLE || f.kind == F_SET || f.kind == F_REDUCE) {
+        c->late--;
+    }
+    if (f.elided && f.kind != F_TUPLE) {
+        /* unwinding after an error: the frame is the newest elided one */
+        c->n_elided_frames--;
     }
     /* release after popping: a __del__ may run */
     Py_XDECREF(f.x);
@@ -409,6 +583,19 @@ list_append_steal(PyObject *list, PyObject *v)
 
 /* ------------------------------------------------------------------ */
 /* frames                                                             */
+
+/* The memo epilogue of a finished list, dict or instance frame (memoized
+ * when it started, unless elided). */
+static int
+frame_finish(Copier *c, Frame *f)
+{
+    if (f->elided) {
+        f->elided = 0;
+        c->n_elided_frames--;     /* it is the newest elided frame */
+        return memo_finish_elided(c, f->x, f->y);
+    }
+    return memo_finish(c, f->x, f->y, 1);
+}
 
 /* Copy child `x` on behalf of the frame at index fi.  On V_DONE *out holds
  * the copy; on V_PUSHED the frame must return S_PUSHED at once (the stack
@@ -456,7 +643,7 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return S_ERROR;
         }
     }
-    if (memo_finish(c, f->x, f->y, 1) < 0) {
+    if (frame_finish(c, f) < 0) {
         return S_ERROR;
     }
     *out = f->y;
@@ -541,9 +728,11 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             }
         }
         f->a = Py_NewRef(key);
-        Py_INCREF(value);
+        /* visit_child holds its own reference to value while it runs; in
+         * DICT_PATCH, y (a copy of x) holds one more until patched */
+        c->elide_extra = f->phase == DICT_PATCH;
         VisitResult v = visit_child(c, value, &r);
-        Py_DECREF(value);
+        c->elide_extra = 0;
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
@@ -568,6 +757,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         }
         f = &c->frames[fi];
     store:
+        if (!fc_is_hot_type(Py_TYPE(r)) && memo_flush_if_needed(c) < 0) {
+            Py_DECREF(r);          /* hashing r may run Python code */
+            return S_ERROR;
+        }
         {
             int rc = PyDict_SetItem(f->y, r, f->b);
             Py_DECREF(r);
@@ -578,7 +771,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             }
         }
     }
-    if (memo_finish(c, f->x, f->y, 1) < 0) {
+    if (frame_finish(c, f) < 0) {
         return S_ERROR;
     }
     *out = f->y;
@@ -622,7 +815,10 @@ step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             result = Py_NewRef(f->x);
         }
     }
-    if (memo_finish(c, f->x, result, 0) < 0) {
+    int elided = f->elided;
+    f->elided = 0;
+    if ((elided ? memo_finish_elided(c, f->x, result)
+                : memo_finish(c, f->x, result, 0)) < 0) {
         Py_DECREF(result);
         return S_ERROR;
     }
@@ -650,6 +846,9 @@ step_set(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         if (list_append_steal(f->y, r) < 0) {
             return S_ERROR;
         }
+    }
+    if (memo_flush_if_needed(c) < 0) {   /* hashing may run Python code */
+        return S_ERROR;
     }
     PyObject *result = PySet_CheckExact(f->x)
         ? PySet_New(f->y)
@@ -841,7 +1040,7 @@ args:
         Py_CLEAR(f->b);
     }
 
-    if (memo_finish(c, f->x, f->y, 1) < 0) {
+    if (frame_finish(c, f) < 0) {
         return S_ERROR;
     }
     *out = f->y;
@@ -857,27 +1056,46 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
     Frame *f = &c->frames[fi];
     if (incoming == NULL) {
+        /* the state is x.__dict__, which x and this frame hold: elidable
+         * when nothing else does */
+        c->elide_extra = PyDict_CheckExact(f->a) ? 1 : -1000;
         VisitResult v = visit_child(c, f->a, &incoming);
+        c->elide_extra = 0;
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
         f = &c->frames[fi];
     }
-    PyObject *ydict = PyObject_GenericGetDict(f->y, NULL);
     int rc = -1;
-    if (ydict != NULL) {
-        if (PyDict_CheckExact(ydict) && PyDict_CheckExact(incoming)) {
-            rc = PyDict_Update(ydict, incoming);
+    DoneEntry *last = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
+    if (last != NULL && last->x == f->a && last->y == incoming &&
+        Py_REFCNT(incoming) == 2) {
+        /* The state's copy is elided and only the done log and we hold it:
+         * nothing can tell it from the dict the stdlib's
+         * y.__dict__.update(state) fills, so it becomes y.__dict__ (a
+         * flush gives the memo a copy of it, as the stdlib's memo holds
+         * a dict distinct from y.__dict__). */
+        rc = PyObject_GenericSetDict(f->y, incoming, NULL);
+        if (rc == 0) {
+            last->flags |= DONE_AS_DICT;
         }
-        else {
-            PyObject *r = PyObject_CallMethodOneArg(ydict, c->st->s_update, incoming);
-            rc = r == NULL ? -1 : 0;
-            Py_XDECREF(r);
+    }
+    else {
+        PyObject *ydict = PyObject_GenericGetDict(f->y, NULL);
+        if (ydict != NULL) {
+            if (PyDict_CheckExact(ydict) && PyDict_CheckExact(incoming)) {
+                rc = PyDict_Update(ydict, incoming);
+            }
+            else {
+                PyObject *r = PyObject_CallMethodOneArg(ydict, c->st->s_update, incoming);
+                rc = r == NULL ? -1 : 0;
+                Py_XDECREF(r);
+            }
+            Py_DECREF(ydict);
         }
-        Py_DECREF(ydict);
     }
     Py_DECREF(incoming);
-    if (rc < 0 || memo_finish(c, f->x, f->y, 1) < 0) {
+    if (rc < 0 || frame_finish(c, f) < 0) {
         return S_ERROR;
     }
     *out = f->y;
@@ -924,6 +1142,17 @@ visit_finished(Copier *c, PyObject *x, PyObject *y, int stored, PyObject **out)
     return V_DONE;
 }
 
+static VisitResult
+visit_finished_elided(Copier *c, PyObject *x, PyObject *y, PyObject **out)
+{
+    if (memo_finish_elided(c, x, y) < 0) {
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    *out = y;
+    return V_DONE;
+}
+
 /* Call Python code that copies x with a memo (a __deepcopy__ hook, a
  * third-party copier, copy._reconstruct), then do deepcopy's epilogue. */
 static VisitResult
@@ -961,12 +1190,14 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     Py_SET_SIZE(y, 0);
-    if (memo_put(c, x, y) < 0) {      /* memo[id(x)] = y */
+    int elide = can_elide(c, x);
+    if (!elide && memo_put(c, x, y) < 0) {      /* memo[id(x)] = y */
         Py_DECREF(y);
         return V_ERROR;
     }
     if (n == 0) {
-        return visit_finished(c, x, y, 1, out);
+        return elide ? visit_finished_elided(c, x, y, out)
+                     : visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_LIST, x);
     if (f == NULL) {
@@ -974,6 +1205,9 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     f->y = y;
+    if (elide && elided_frame_push(c, f) < 0) {
+        return V_ERROR;
+    }
     return V_PUSHED;
 }
 
@@ -989,7 +1223,8 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     if (y == NULL) {
         return V_ERROR;
     }
-    if (memo_put(c, x, y) < 0) {
+    int elide = can_elide(c, x);
+    if (!elide && memo_put(c, x, y) < 0) {
         Py_DECREF(y);
         return V_ERROR;
     }
@@ -997,7 +1232,8 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
      * may have changed x when x is the memo itself */
     Py_ssize_t n = PyDict_GET_SIZE(x);
     if (n == 0) {
-        return visit_finished(c, x, y, 1, out);
+        return elide ? visit_finished_elided(c, x, y, out)
+                     : visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_DICT, x);
     if (f == NULL) {
@@ -1005,6 +1241,9 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     f->y = y;
+    if (elide && elided_frame_push(c, f) < 0) {
+        return V_ERROR;
+    }
     f->phase = patch ? DICT_PATCH : DICT_EXACT;
     f->n = f->n2 = n;
     return V_PUSHED;
@@ -1029,12 +1268,14 @@ visit_tuple(Copier *c, PyObject *x, PyObject **out)
     if (y == NULL) {
         return V_ERROR;
     }
+    int elide = can_elide(c, x);
     Frame *f = frame_push(c, F_TUPLE, x);
     if (f == NULL) {
         Py_DECREF(y);
         return V_ERROR;
     }
     f->y = y;
+    f->elided = (uint8_t)elide;   /* not in elided_frames: not memoized yet */
     return V_PUSHED;
 }
 
@@ -1115,33 +1356,77 @@ visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
     return V_PUSHED;
 }
 
+/* reduce_shadowed() for the plain path, without Python code when every
+ * key of x's __dict__ is an exact str (otherwise the memo is flushed
+ * first: comparing other keys may call __eq__).  Same contract. */
+static int
+plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
+{
+    FcState *st = c->st;
+    *dict = PyObject_GenericGetDict(x, NULL);
+    if (*dict == NULL) {
+        return -1;
+    }
+    if (PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
+        PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        int all_str = 1;
+        while (PyDict_Next(*dict, &pos, &k, &v)) {
+            if (!PyUnicode_CheckExact(k)) {
+                all_str = 0;
+                break;
+            }
+            Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+            if (len < 10 || len > 13 || PyUnicode_READ_CHAR(k, 0) != '_') {
+                continue;
+            }
+            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (k == names[i] || PyUnicode_Compare(k, names[i]) == 0) {
+                    return 1;
+                }
+            }
+        }
+        if (all_str) {
+            return 0;
+        }
+    }
+    Py_CLEAR(*dict);
+    if (memo_flush_if_needed(c) < 0) {
+        return -1;
+    }
+    return reduce_shadowed(st, x, dict);
+}
+
 static VisitResult
 visit_plain(Copier *c, PyObject *x, PyObject **out)
 {
-    FcState *st = c->st;
     PyObject *dict, *y = NULL;
-    int shadowed = reduce_shadowed(st, x, &dict);
+    int shadowed = plain_shadowed(c, x, &dict);
     if (shadowed != 0 || c->reduce_depth >= FC_MAX_REDUCE_DEPTH) {
         Py_XDECREF(dict);
         /* error; or the instance overrides the protocol, or the nesting
          * limit is reached: the generic path does (and reports) the rest */
         return shadowed < 0 ? V_ERROR : V_FALLBACK;
     }
-    /* y = copyreg.__newobj__(cls) == object.__new__(cls) */
+    /* y = copyreg.__newobj__(cls) == object.__new__(cls) (no Python code:
+     * STRAT_PLAIN_DICT means tp_new is object's) */
     PyTypeObject *tp = Py_TYPE(x);
     PyObject *noargs = PyTuple_New(0);
     if (noargs != NULL) {
         y = tp->tp_new(tp, noargs, NULL);
         Py_DECREF(noargs);
     }
-    if (y == NULL || memo_put(c, x, y) < 0) {
+    int elide = y != NULL && can_elide(c, x);
+    if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         Py_XDECREF(y);
         Py_DECREF(dict);
         return V_ERROR;
     }
     if (PyDict_GET_SIZE(dict) == 0) {    /* state None: nothing to set */
         Py_DECREF(dict);
-        return visit_finished(c, x, y, 1, out);
+        return elide ? visit_finished_elided(c, x, y, out)
+                     : visit_finished(c, x, y, 1, out);
     }
     Frame *f = frame_push(c, F_PLAIN, x);
     if (f == NULL) {
@@ -1152,6 +1437,9 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     c->reduce_depth++;
     f->y = y;
     f->a = dict;
+    if (elide && elided_frame_push(c, f) < 0) {
+        return V_ERROR;
+    }
     return V_PUSHED;
 }
 
@@ -1244,7 +1532,14 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     /* Classes whose answers to the protocol are known from the type (see
      * fc_type_strategy): the reduce value without the lookups on the way. */
     if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-        int strategy = fc_type_strategy(st, tp);
+        int strategy = fc_type_strategy_cached(st, tp);
+        if (strategy == 0) {
+            /* computing it may run Python code (copyreg._slotnames) */
+            if (memo_flush_if_needed(c) < 0) {
+                return V_ERROR;
+            }
+            strategy = fc_type_strategy(st, tp);
+        }
         if (strategy < 0) {
             return V_ERROR;
         }
@@ -1257,6 +1552,9 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
         }
         else if (strategy == STRAT_PLAIN || strategy == STRAT_PLAIN_DICT ||
                  strategy == STRAT_REDUCE) {
+            if (memo_flush_if_needed(c) < 0) {
+                return V_ERROR;
+            }
             PyObject *rv = strategy == STRAT_REDUCE ? reduce_overridden(st, x)
                                                     : reduce_plain(st, x);
             if (rv == NULL) {
@@ -1269,6 +1567,11 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
         }
     }
 
+    /* From here on Python code may run (__getattr__, hooks, reducers):
+     * the memo must be the stdlib's. */
+    if (memo_flush_if_needed(c) < 0) {
+        return V_ERROR;
+    }
     /* copier = getattr(x, "__deepcopy__", None) */
     PyObject *hook;
     rc = fc_lookup_attr(x, st->s_deepcopy, &hook);
@@ -1340,6 +1643,12 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.done = c.done_small;
     c.ndone = 0;
     c.done_cap = FC_SMALL_FRAMES;
+    c.late = 0;
+    c.elided_frames = c.elided_small;
+    c.n_elided_frames = 0;
+    c.elided_cap = FC_SMALL_FRAMES;
+    c.flush_from = 0;
+    c.elide_extra = 0;
     c.memo = NULL;
     c.memo_id = NULL;
     memo_init(&c.table);
@@ -1370,8 +1679,17 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     if (c.frames != c.small) {
         PyMem_Free(c.frames);
     }
+    for (Py_ssize_t i = c.flush_from; i < c.ndone; i++) {
+        if (c.done[i].y != NULL) {        /* elided, never flushed */
+            Py_DECREF(c.done[i].x);
+            Py_DECREF(c.done[i].y);
+        }
+    }
     if (c.done != c.done_small) {
         PyMem_Free(c.done);
+    }
+    if (c.elided_frames != c.elided_small) {
+        PyMem_Free(c.elided_frames);
     }
     memo_clear(&c.table);
     Py_XDECREF(c.memo);

@@ -69,6 +69,16 @@ PyObject *reduce_shallow(FcState *st, PyObject *x, PyObject *rv);
  * cache; -1 on error. */
 int fc_type_strategy(FcState *st, PyTypeObject *tp);
 
+/* The cached strategy for tp, or 0 when the cache has no valid entry
+ * (never runs code, never fails). */
+static inline int
+fc_type_strategy_cached(const FcState *st, PyTypeObject *tp)
+{
+    const FcTypeEntry *e = &st->type_cache[((uintptr_t)tp >> 4) % FC_TYPE_CACHE];
+    unsigned int tag = fc_type_tag(tp);
+    return (tag != 0 && e->type == tp && e->tag == tag) ? e->strategy : 0;
+}
+
 /* For an instance of a STRAT_PLAIN type: the reduce value the stdlib would
  * get from x.__reduce_ex__(4), built without calling it.  New reference;
  * Py_None when x's own __dict__ shadows one of the protocol's names (use
