@@ -794,17 +794,20 @@ def accelerate(
     """Deep-copy ``obj`` through the device model: the report's steps 1-5.
 
     Returns the copy and the cost model's report (``describe_ns`` is the
-    measured time of step 1).  Raises :class:`FCAError` if the device reports
+    measured time of step 1: the C descriptor build; the driver's Python-side
+    parsing and, for python nodes, its node source table are not counted).  Raises :class:`FCAError` if the device reports
     an error, or re-raises the exception a host fallback raised.
     """
-    from . import describe
+    from .._fastcopy import _describe
 
     dev = device if device is not None else FCADevice(params=params)
     mem = dev.memory
-    # 1. build the descriptor (and, for python nodes, the node source table)
+    # 1. build the descriptor in C (timed: this is what fastcopy.c would do
+    # per copy), then parse it here (the driver's own bookkeeping, untimed)
     t0 = time.perf_counter_ns()
-    desc = describe(obj)
+    data, leaves = _describe(obj)
     describe_ns = time.perf_counter_ns() - t0
+    desc = Descriptor(data, leaves)
     sources = _node_sources(desc, obj) if desc.flags & HF_HAS_PYTHON else None
     placed = [
         mem.place(desc.data, len(desc.data)),
