@@ -67,6 +67,7 @@ __all__ = [
     "Status",
     "accelerate",
     "object_blocks",
+    "wait_for_result",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -788,6 +789,40 @@ def _node_sources(desc: Descriptor, obj: Any) -> List[Any]:
     return out
 
 
+_MESSAGES = {
+    ErrorCode.NO_DESCRIPTOR: "doorbell rung before DESC_ADDR and DESC_LEN were written",
+    ErrorCode.NO_SOURCE: "doorbell rung before SRC_ADDR was written",
+    ErrorCode.BAD_ADDRESS: "an address register points at nothing in host memory",
+    ErrorCode.BAD_MAGIC: "the descriptor does not start with b'FCD1'",
+    ErrorCode.BAD_DESCRIPTOR: "the descriptor is malformed",
+    ErrorCode.RESULT_NOT_READY: "RESULT_ADDR was read before STATUS.DONE was set",
+    ErrorCode.READ_ONLY_REGISTER: "a read-only register was written",
+    ErrorCode.BUSY: "doorbell rung while a copy was running",
+}
+
+
+def wait_for_result(dev: FCADevice) -> Any:
+    """Steps 4 and 5 on the host: poll STATUS, then read RESULT_ADDR and fetch
+    the copy from host memory.  Raises :class:`FCAError` if STATUS.ERROR is
+    set, or re-raises the exception a host fallback raised (HOST_EXCEPTION)."""
+    mem = dev.memory
+    status = dev.read(Reg.STATUS)  # the model is synchronous: one poll suffices
+    if status & Status.ERROR:
+        code = ErrorCode(dev.read(Reg.ERROR_CODE))
+        if code == ErrorCode.HOST_EXCEPTION:
+            fault = dev.read(Reg.FAULT_ADDR)
+            exc = mem.load(fault)
+            mem.free(fault)
+            raise exc
+        raise FCAError(code, _MESSAGES.get(code, "device error"))
+    if not status & Status.DONE:
+        raise FCAError(ErrorCode.NONE, f"the device is not done (STATUS={status:#x}); was the doorbell rung?")
+    result_addr = dev.read(Reg.RESULT_ADDR)
+    result = mem.load(result_addr)
+    mem.free(result_addr)
+    return result
+
+
 def accelerate(
     obj: Any, params: CostParams = CostParams(), *, device: Optional[FCADevice] = None
 ) -> Tuple[Any, CostReport]:
@@ -795,8 +830,9 @@ def accelerate(
 
     Returns the copy and the cost model's report (``describe_ns`` is the
     measured time of step 1: the C descriptor build; the driver's Python-side
-    parsing and, for python nodes, its node source table are not counted).  Raises :class:`FCAError` if the device reports
-    an error, or re-raises the exception a host fallback raised.
+    parsing and, for python nodes, its node source table are not counted).
+    Raises :class:`FCAError` if the device reports an error, or re-raises
+    the exception a host fallback raised.
     """
     from .._fastcopy import _describe
 
@@ -826,22 +862,8 @@ def accelerate(
         dev.write(Reg.NODE_ADDR, placed[3] if sources is not None else 0)
         # 3. ring the doorbell
         dev.write(Reg.CONTROL, Control.START)
-        # 4. wait for DONE (the model is synchronous: one poll)
-        status = dev.read(Reg.STATUS)
-        if status & Status.ERROR:
-            code = ErrorCode(dev.read(Reg.ERROR_CODE))
-            if code == ErrorCode.HOST_EXCEPTION:
-                fault = dev.read(Reg.FAULT_ADDR)
-                exc = mem.load(fault)
-                mem.free(fault)
-                raise exc
-            raise FCAError(code, "the device rejected the copy")
-        if not status & Status.DONE:
-            raise FCAError(ErrorCode.NONE, f"device not done (STATUS={status:#x})")
-        # 5. fetch the result
-        result_addr = dev.read(Reg.RESULT_ADDR)
-        result = mem.load(result_addr)
-        mem.free(result_addr)
+        # 4. wait for DONE, 5. fetch the result
+        result = wait_for_result(dev)
     finally:
         for addr in placed:
             mem.free(addr)
