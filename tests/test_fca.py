@@ -227,6 +227,8 @@ def _graphs() -> dict[str, Any]:
     peek_holder = [1, peek_up]
     peek_up.v = peek_holder  # deepcopy has the enclosing list memoized
     b = [2]
+    inst = Plain()
+    inst.x = [b, "s"]
     return {
         "list": [1, 2],
         "shared": shared,
@@ -244,6 +246,7 @@ def _graphs() -> dict[str, Any]:
         "tuple kept": [(keeps, 1), keeps],
         "peek ancestor": {"x": peek_holder, "p": peek_up},
         "peek sibling": [b, Peek(b), Peek(a), a],  # b memoized already, a not yet
+        "hook copies an instance first": [Hooked(inst), inst, inst.x],
         "reducers": [datetime.date(2020, 1, 2), decimal.Decimal("1.5")],
         "atom root": 5,
         "leaf tuple root": (1, "x"),

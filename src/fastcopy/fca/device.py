@@ -28,7 +28,6 @@ flag.  Nothing here is hardware: this module models
 from __future__ import annotations
 
 import enum
-import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional, Tuple
