@@ -267,6 +267,16 @@ def test_model_copies_corpus_workloads(name: str) -> None:
     assert_same_copy(x, copy.deepcopy(x), y)
 
 
+def test_template_matches_deepcopy_on_the_model_graphs() -> None:
+    """Template replays the same descriptors; a set on a cycle must not be
+    replayed in one pass (it was, and gave the cycle the outer copy)."""
+    import fastcopy
+
+    for name, x in _graphs().items():
+        assert_same_copy(x, copy.deepcopy(x), fastcopy.Template(x)())
+    assert not describe(_graphs()["set on cycle"]).replayable
+
+
 def test_fallback_accounting() -> None:
     g = _graphs()
     _, r = accelerate(g["python node"])

@@ -356,7 +356,10 @@ b_visit(Builder *b, PyObject *x)
             OldInfo *o = &b->old[REF_INDEX(r)];
             if (!o->done) {     /* a reference back into an unfinished container */
                 o->flags |= FCD_NF_BACKREF;
-                if (o->kind == FCD_TUPLE || o->kind == FCD_FROZENSET) {
+                /* deepcopy builds tuples, frozensets and sets (through
+                   reduce) after their items, so a cycle through one gets a
+                   second copy: not replayable in one pass */
+                if (o->kind == FCD_TUPLE || o->kind == FCD_FROZENSET || o->kind == FCD_SET) {
                     b->hflags |= FCD_HF_TUPLE_CYCLE;
                 }
             }

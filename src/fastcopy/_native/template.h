@@ -32,7 +32,7 @@ enum {
 /* Header flags. */
 #define FCD_HF_REPLAYABLE 0x0001   /* replay needs no Python code */
 #define FCD_HF_HAS_PYTHON 0x0002   /* some node is FCD_PYTHON */
-#define FCD_HF_TUPLE_CYCLE 0x0004  /* a tuple/frozenset is reached again
+#define FCD_HF_TUPLE_CYCLE 0x0004  /* a tuple/frozenset/set is reached again
                                       while its own items are described */
 #define FCD_HF_SHARED_STATE 0x0008 /* an instance's __dict__ is also
                                       referenced from elsewhere */
