@@ -9,8 +9,19 @@ from typing import Any
 
 from .._fastcopy import _describe
 from .descriptor import Descriptor, DescriptorError, Node
+from .device import CostParams, CostReport, FCADevice, FCAError, accelerate
 
-__all__ = ["Descriptor", "DescriptorError", "Node", "describe"]
+__all__ = [
+    "CostParams",
+    "CostReport",
+    "Descriptor",
+    "DescriptorError",
+    "FCADevice",
+    "FCAError",
+    "Node",
+    "accelerate",
+    "describe",
+]
 
 
 def describe(obj: Any) -> Descriptor:
