@@ -12,4 +12,5 @@
 #include "shallow.c"
 #include "dispatch.c"
 #include "patch.c"
+#include "floor.c"
 #include "module.c"
