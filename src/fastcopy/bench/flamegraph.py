@@ -19,8 +19,20 @@ import shutil
 import subprocess
 import sys
 
-# C functions of fastcopy's engine (deepcopy.c, memo.c, reduce.c, dispatch.c, floor.c)
-C_NAME = re.compile(r"\b(fc_[A-Za-z_]+|visit_[a-z_]+|step_[a-z_]+|memo_[a-z_]+|dispatch_[a-z_]+|mod_deepcopy[a-z_]*)\b")
+# A native frame in py-spy's SVG: <title>visit_list (deepcopy.c:812) (5 samples, 1.7%)</title>
+FRAME = re.compile(r"<title>([A-Za-z_][A-Za-z0-9_]*) \(([A-Za-z0-9_]+\.c):\d+\)")
+# fastcopy's C sources (src/fastcopy/_native/*.c; a newer source file is found
+# beside the package when running from a checkout)
+C_FILES = {"deepcopy.c", "memo.c", "reduce.c", "dispatch.c", "module.c", "floor.c", "shallow.c", "patch.c",
+           "template.c"}
+
+
+def fastcopy_frames(svg: str) -> list[str]:
+    """``function (file.c)`` for every fastcopy C function in the SVG."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_native")
+    files = C_FILES | ({f for f in os.listdir(here) if f.endswith(".c")} if os.path.isdir(here) else set())
+    files.discard("fastcopy_unity.c")
+    return sorted({f"{fn} ({fl})" for fn, fl in FRAME.findall(svg) if fl in files})
 FASTCOPY_IMPLS = ("fastcopy", "fastcopy-dispatch", "template", "floor")
 
 
@@ -91,13 +103,14 @@ def main(args: argparse.Namespace) -> int:
             svg = f.read()
         m = re.search(r"Samples:\s*(\d+)", r.stdout + r.stderr)
         samples = m.group(1) if m else "?"
-        found = sorted(set(C_NAME.findall(svg)))
+        found = fastcopy_frames(svg)
         line = f"{out}: {impl}, {samples} samples, {os.path.getsize(out):,} bytes"
         if impl in FASTCOPY_IMPLS:
             if not found:
                 failed += 1
                 line += "; ERROR: no fastcopy C function in the graph (native unwinding failed?)"
             else:
-                line += f"; fastcopy C frames: {', '.join(found[:8])}{' ...' if len(found) > 8 else ''}"
+                line += (f"; {len(found)} fastcopy C functions, e.g. {', '.join(found[:6])}"
+                         f"{' ...' if len(found) > 6 else ''}")
         print(line)
     return 1 if failed else 0
