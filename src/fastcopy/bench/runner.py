@@ -30,8 +30,8 @@ MODES = {
     "default": ["--processes", "3", "--values", "3", "--warmups", "1", "--min-time", "0.04"],
     "quick": ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.01"],
 }
-_TIMING_OPTS = ("-p", "--processes", "-n", "--values", "-l", "--loops", "--warmups", "--min-time",
-                "--fast", "--rigorous", "--debug-single-value")
+_ALIASES = {"--processes": {"-p", "--processes"}, "--values": {"-n", "--values"},
+            "--warmups": {"--warmups"}, "--min-time": {"--min-time", "-l", "--loops"}}
 
 
 def own_parser() -> argparse.ArgumentParser:
@@ -191,10 +191,19 @@ def main(argv: list[str]) -> int:
     except (WorkloadError, I.ImplError) as exc:
         own_p.error(str(exc))
     worker = "--worker" in rest
-    mode = "custom pyperf options"
-    if not any(a.split("=")[0] in _TIMING_OPTS for a in rest):
-        mode = "quick" if own.quick else "default"
-        rest = MODES[mode] + rest
+    mode = "quick" if own.quick else "default"
+    given = {a.split("=")[0] for a in rest}
+    if worker:
+        pass  # the manager passes every setting
+    elif given & {"--fast", "--rigorous", "--debug-single-value"}:
+        mode = "pyperf's"
+    else:
+        preset = MODES[mode]
+        for k in range(0, len(preset), 2):
+            if not given & _ALIASES[preset[k]]:
+                rest = [preset[k], preset[k + 1]] + rest
+            else:
+                mode += f" with {preset[k]} changed"
     if not worker and "-v" not in rest and "--verbose" not in rest and "-q" not in rest:
         rest = rest + ["--quiet"]
     # pyperf's own -o refuses an existing file; ours replaces it
