@@ -182,7 +182,7 @@ def calibrate(workload: Any, impl: str, target: float) -> int:
             fn(*args)
         one = time.perf_counter() - t0
     finally:
-        if impl == "fastcopy-dispatch":
+        if impl in ("fastcopy-dispatch", "fastcopy-patch"):
             import fastcopy
 
             fastcopy.unpatch()

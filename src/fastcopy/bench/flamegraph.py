@@ -33,7 +33,7 @@ def fastcopy_frames(svg: str) -> list[str]:
     files = C_FILES | ({f for f in os.listdir(here) if f.endswith(".c")} if os.path.isdir(here) else set())
     files.discard("fastcopy_unity.c")
     return sorted({f"{fn} ({fl})" for fn, fl in FRAME.findall(svg) if fl in files})
-FASTCOPY_IMPLS = ("fastcopy", "fastcopy-dispatch", "template", "floor")
+FASTCOPY_IMPLS = ("fastcopy", "fastcopy-dispatch", "fastcopy-patch", "template", "floor")
 
 
 def find_py_spy() -> str | None:

@@ -10,6 +10,9 @@ prepared outside the timed loop, whose ``function(*args)`` makes one copy.
                        ``copy.deepcopy(obj)``: the design report's
                        integration (C list/dict/tuple entries in
                        ``copy._deepcopy_dispatch``, the rest in Python)
+``fastcopy-patch``     ``fastcopy.patch()`` once, then ``copy.deepcopy(obj)``
+                       (the stdlib's function routed to fastcopy; only
+                       with ``-i``, not in the default set)
 ``template``           ``t = fastcopy.Template(obj)`` once, then ``t()``
                        (skipped with a note while fastcopy has no Template)
 ``pickle``             ``pickle.loads(pickle.dumps(obj, HIGHEST_PROTOCOL))``
@@ -36,7 +39,8 @@ class ImplError(ValueError):
     """A bad implementation selection (reported as a CLI error)."""
 
 
-BUILTIN = ("stdlib", "fastcopy", "fastcopy-dispatch", "template", "pickle")
+BUILTIN = ("stdlib", "fastcopy", "fastcopy-dispatch", "fastcopy-patch", "template", "pickle")
+NOT_DEFAULT = ("fastcopy-patch",)
 # peer name -> (module, function); more with --peer NAME=MODULE:FUNC
 PEERS: dict[str, tuple[str, str]] = {"copium": ("copium", "deepcopy")}
 FLOOR = "floor"
@@ -59,6 +63,10 @@ def all_names() -> list[str]:
     return list(BUILTIN) + list(PEERS) + [FLOOR]
 
 
+def default_names() -> list[str]:
+    return [n for n in all_names() if n not in NOT_DEFAULT]
+
+
 def is_peer(name: str) -> bool:
     return name in PEERS
 
@@ -67,7 +75,7 @@ def available(name: str) -> tuple[bool, str]:
     """(usable here, note): the note says why not, or the version used."""
     if name == "stdlib" or name == "pickle":
         return True, ""
-    if name in ("fastcopy", "fastcopy-dispatch", FLOOR):
+    if name in ("fastcopy", "fastcopy-dispatch", "fastcopy-patch", FLOOR):
         import fastcopy
 
         return True, f"fastcopy {fastcopy.__version__}"
@@ -102,7 +110,7 @@ def select(patterns: list[str] | None, default: list[str] | None = None) -> list
 
     names = all_names()
     if not patterns:
-        return list(default) if default is not None else names
+        return list(default) if default is not None else default_names()
     chosen: set[str] = set()
     for pat in patterns:
         hits = [n for n in names if fnmatch.fnmatchcase(n, pat)]
@@ -134,6 +142,11 @@ def prepare(name: str, obj: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
 
         fastcopy.patch(mode="dispatch")  # idempotent; undoes another mode first
         return copy.deepcopy, (obj,)
+    if name == "fastcopy-patch":
+        import fastcopy
+
+        fastcopy.patch()  # function mode; idempotent; undoes dispatch mode first
+        return copy.deepcopy, (obj,)
     if name == "template":
         import fastcopy
 
@@ -160,7 +173,7 @@ def copier(name: str) -> Callable[[Any], Any]:
         try:
             return fn(*args)
         finally:
-            if name == "fastcopy-dispatch":
+            if name in ("fastcopy-dispatch", "fastcopy-patch"):
                 import fastcopy
 
                 fastcopy.unpatch()

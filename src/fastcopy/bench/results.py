@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 SEP = "/"
-ORDER = ("stdlib", "fastcopy", "fastcopy-dispatch", "template", "pickle")
+ORDER = ("stdlib", "fastcopy", "fastcopy-dispatch", "fastcopy-patch", "template", "pickle")
 FLOOR = "floor"
 
 

@@ -48,7 +48,8 @@ def own_parser() -> argparse.ArgumentParser:
                    help="workloads, by name or glob, e.g. -w 'deepcopy*' (default: all built-in ones, plus "
                         "those of --workload-module/--pickle)")
     p.add_argument("-i", "--impl", nargs="+", metavar="NAME|GLOB",
-                   help=f"implementations (default: every available one of {', '.join(I.IMPLS)})")
+                   help=f"implementations (default: every available one of {', '.join(I.default_names())}; "
+                        "also: fastcopy-patch, and peers added with --peer)")
     p.add_argument("--workload-module", action="append", default=[], metavar="MODULE",
                    help="a module name or .py path defining WORKLOADS = {name: zero-arg factory}; repeatable")
     p.add_argument("--pickle", action="append", default=[], metavar="FILE",

@@ -225,7 +225,7 @@ def main(args: argparse.Namespace) -> int:
     user = [n for n, w in reg.items() if w.source.startswith(("pickle:", "module:"))]
     default = ["deepcopy", "deepcopy_reduce", "deepcopy_memo"] if args.quick else (user or None)
     workloads = select(reg, args.workload, default)
-    names = I.select(args.impl, default=[n for n in I.all_names() if n not in ("stdlib", "pickle", "floor")])
+    names = I.select(args.impl, default=[n for n in I.default_names() if n not in ("stdlib", "pickle", "floor")])
     impls = []
     for n in names:
         if n in ("stdlib", "floor", "pickle"):
