@@ -27,7 +27,7 @@ DEFAULT_OUTPUT = "bench-results.json"
 
 # pyperf settings per mode, used unless a pyperf timing option is given
 MODES = {
-    "default": ["--processes", "3", "--values", "3", "--warmups", "1", "--min-time", "0.04"],
+    "default": ["--processes", "2", "--values", "3", "--warmups", "1", "--min-time", "0.025"],
     "quick": ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.01"],
 }
 _ALIASES = {"--processes": {"-p", "--processes"}, "--values": {"-n", "--values"},
@@ -60,7 +60,8 @@ def own_parser() -> argparse.ArgumentParser:
                    help=f"results JSON, pyperf BenchmarkSuite format, replaced if it exists (default: {DEFAULT_OUTPUT})")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as markdown (for the README)")
     p.add_argument("--quick", action="store_true",
-                   help="CI mode: 1 worker process x 3 values per benchmark, 10 ms minimum per value")
+                   help="CI mode: 1 worker process x 3 values per benchmark, 10 ms minimum per value "
+                        "(default: 2 processes x 3 values, 25 ms; pyperf's --rigorous for a careful run)")
     p.add_argument("--no-verify", action="store_true", help="skip the check of every copy against copy.deepcopy")
     p.add_argument("--plain", action="store_true", help="plain-text table even if rich is installed")
     p.add_argument("--list", action="store_true", help="list workloads and implementations and exit")
@@ -238,16 +239,18 @@ def main(argv: list[str]) -> int:
         print(f"{len(workloads)} workload(s) x {len(impls)} implementation(s) = {len(jobs)} benchmarks, "
               f"pyperf mode: {runner.metadata['fastcopy_bench_mode']}", file=sys.stderr, flush=True)
         if not own.no_verify:
-            from .verify import check_copy
+            from .verify import Reference, check_copy
 
             for w in workloads:
                 items = w.items()
+                items = [items[0], items[-1]] if w.batch else items
+                refs = [Reference(obj) for obj in items]
                 for i in impls:
                     if i in ("stdlib", "floor", "pickle"):
                         continue
                     try:
-                        for obj in ([items[0], items[-1]] if w.batch else items):
-                            check_copy(obj, I.copier(i))
+                        for obj, ref in zip(items, refs):
+                            check_copy(obj, I.copier(i), ref)
                     except Exception as exc:  # noqa: BLE001
                         print(f"error: {i} does not copy {w.name} like copy.deepcopy: {type(exc).__name__}: {exc}\n"
                               "(--no-verify times it anyway)", file=sys.stderr)

@@ -180,12 +180,23 @@ def _mutate(obj: Any, originals: dict[int, Any]) -> int:
     return n
 
 
-def check_copy(original: Any, copier: Any) -> dict[str, int]:
+class Reference:
+    """What checking copies of one object needs from the stdlib, computed
+    once and shared by the implementations checked (none of it is mutated)."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+        self.originals = reachable_ids(original)
+        self.snapshot = copy.deepcopy(original)
+        self.expected = copy.deepcopy(original)
+
+
+def check_copy(original: Any, copier: Any, ref: Reference | None = None) -> dict[str, int]:
     """Checks 1-3 for ``copier(original)`` against ``copy.deepcopy``.
     Raises Mismatch (or whatever the copier raised); returns counts."""
-    originals = reachable_ids(original)
-    snapshot = copy.deepcopy(original)
-    expected = copy.deepcopy(original)
+    if ref is None or ref.original is not original:
+        ref = Reference(original)
+    originals, snapshot, expected = ref.originals, ref.snapshot, ref.expected
     actual = copier(original)
     stats = walk_pair(expected, actual, originals)
     stats["mutated"] = _mutate(actual, originals)
@@ -244,12 +255,14 @@ def main(args: argparse.Namespace) -> int:
     failures = 0
     for w in workloads:
         items = w.items()
+        items = [items[0], items[-1]] if w.batch else items
+        refs = [Reference(obj) for obj in items]
         for n in impls:
             copier = I.copier(n)
             try:
                 totals = {"objects": 0, "shared": 0, "containers": 0, "mutated": 0}
-                for obj in ([items[0], items[-1]] if w.batch else items):
-                    st = check_copy(obj, copier)
+                for obj, ref in zip(items, refs):
+                    st = check_copy(obj, copier, ref)
                     for k in totals:
                         totals[k] += st[k]
             except Exception as exc:  # noqa: BLE001 - every failure is reported
