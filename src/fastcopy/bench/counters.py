@@ -4,8 +4,8 @@ Each (implementation, workload) is run in a child process
 (``python -m fastcopy.bench._driver``) twice, with N and 3N loops; the
 difference of the two totals divided by 2N is the cost of one loop, with
 interpreter start-up, imports and building the workload cancelled out.
-N is calibrated so that N loops of the *baseline* take about 10 ms natively
-(3 ms with ``--quick``) and is the same for every implementation of a
+N is calibrated so that N loops of the *baseline* take about 5 ms natively
+(2 ms with ``--quick``) and is the same for every implementation of a
 workload.  ``PYTHONHASHSEED=0`` in the children.
 
 Sources:
@@ -217,7 +217,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=2,
                    help="run the N and 3N runs in parallel (2, default) or one after the other (1)")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
-    p.add_argument("--quick", action="store_true", help="CI mode: about 3 ms of loops per run instead of 10 ms")
+    p.add_argument("--quick", action="store_true", help="CI mode: N loops take about 2 ms natively instead of 5 ms")
     p.add_argument("--workload-module", action="append", default=[], metavar="MODULE")
     p.add_argument("--pickle", action="append", default=[], metavar="FILE")
     p.add_argument("--peer", action="append", default=[], metavar="NAME=MODULE:FUNC")
@@ -265,7 +265,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"source: {desc}")
     print(f"{sys.implementation.name} {sys.version.split()[0]}; counts per loop = (total(3N) - total(N)) / 2N")
     results = []
-    target = 0.003 if args.quick else 0.01
+    target = 0.002 if args.quick else 0.005
     for w in workloads:
         n = args.loops or calibrate(w, args.baseline if args.baseline in impls else impls[0], target)
         for impl in impls:
