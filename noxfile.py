@@ -1,5 +1,5 @@
 """fastcopy sessions: `tests` (every pyenv CPython >= 3.10, -Werror build) and
-`bench` (pyperf benchmark). Run the tests as the README says: scripts/test.sh
+`bench` (python -m fastcopy.bench). Run the tests as the README says: scripts/test.sh
 """
 
 # Usage:
@@ -7,8 +7,9 @@
 #   python3 -m nox -s tests            # every pyenv CPython >= 3.10 on the machine
 #   python3 -m nox -s tests-3.12       # one of them
 #   python3 -m nox -s tests -- -k memo # extra arguments go to pytest
-#   python3 -m nox -s bench            # quick benchmark (--fast) in the default python + report
-#   python3 -m nox -s bench -- --fast -o results.json   # arguments go to bench_core.py
+#   python3 -m nox -s bench            # python -m fastcopy.bench run (defaults) + table
+#   python3 -m nox -s bench -- --quick -o results.json  # options go to `run`
+#   python3 -m nox -s bench -- counters                 # or name another subcommand
 #
 # Interpreters are discovered, never hard-coded: every
 # $PYENV_ROOT/versions/<X.Y.Z>/bin/python3.Y (default ~/.pyenv) with Y >= 10,
@@ -129,28 +130,22 @@ else:
 
 @nox.session(python=list(PYTHONS) or None)
 def bench(session: nox.Session) -> None:
-    """pyperf benchmark (bench/bench_core.py) on one interpreter.
+    """`python -m fastcopy.bench` on one interpreter, with the bench extra
+    (pyperf, rich, matplotlib, py-spy, copium) installed.
 
-    Without arguments: a quick run (--fast) of every implementation and
-    workload (pyperf's --fast --quiet), written to .nox/bench/tmp/results.json,
-    then the report table.
-    With arguments (`nox -s bench -- ...`) they go verbatim to bench_core.py;
-    if they include `-o FILE`, the report for FILE is printed afterwards.
+    Without arguments: `run` with its defaults (every workload x every
+    available implementation, about two minutes on 2 cores), results in
+    .nox/bench-3-Y/tmp/results.json, then the table.
+    With arguments (`nox -s bench -- ...`): a subcommand and its arguments
+    (`-- compare a.json b.json`, `-- counters`); arguments that start with an
+    option go to `run` (`-- --quick -w 'deepcopy*'`).
     """
     _install_project(session, "bench", {})
-    if session.posargs:
-        args = list(session.posargs)
-        out = None
-        for i, a in enumerate(args):
-            if a in ("-o", "--output") and i + 1 < len(args):
-                out = args[i + 1]
-            elif a.startswith("--output="):
-                out = a.split("=", 1)[1]
-    else:
+    sub = ("run", "report", "compare", "counters", "flamegraph", "plot", "verify")
+    args = list(session.posargs)
+    if not args:
         out = os.path.join(session.create_tmp(), "results.json")
-        if os.path.exists(out):
-            os.remove(out)
-        args = ["--fast", "--quiet", "-o", out]
-    session.run("python", str(ROOT / "bench" / "bench_core.py"), *args)
-    if out:
-        session.run("python", str(ROOT / "bench" / "report.py"), out)
+        args = ["run", "-o", out]
+    elif args[0] not in sub:
+        args = ["run", *args]
+    session.run("python", "-m", "fastcopy.bench", *args)

@@ -13,4 +13,5 @@
 #include "dispatch.c"
 #include "patch.c"
 #include "template.c"
+#include "floor.c"
 #include "module.c"

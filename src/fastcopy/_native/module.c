@@ -12,6 +12,7 @@
  */
 #include "deepcopy.h"
 #include "dispatch.h"
+#include "floor.h"
 #include "patch.h"
 #include "shallow.h"
 #include "state.h"
@@ -658,6 +659,7 @@ static PyMethodDef mod_methods[] = {
      METH_FASTCALL, mod_set_vectorcall_doc},
     {"_reset_vectorcall", (PyCFunction)mod_reset_vectorcall, METH_O,
      mod_reset_vectorcall_doc},
+    {"_alloc_floor", (PyCFunction)fc_alloc_floor, METH_O, FC_ALLOC_FLOOR_DOC},
     {NULL, NULL, 0, NULL},
 };
 

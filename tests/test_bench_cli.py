@@ -1,0 +1,300 @@
+"""`python -m fastcopy.bench`: every subcommand in --quick mode, in a child
+process, as a user runs it.
+
+pyperf, matplotlib and py-spy come with the `test` extra; valgrind is on
+every machine of this project's kind (apt-get install valgrind): a missing
+tool makes its test fail, never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fastcopy
+from fastcopy import _fastcopy
+
+import pyperf  # in the test extra
+
+HAS_TEMPLATE = hasattr(fastcopy, "Template")
+
+
+def bench(*args: str, cwd=None, env=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e.pop("FASTCOPY_PATCH", None)
+    e["COLUMNS"] = "200"
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "fastcopy.bench", *args], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def ok(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    return r.stdout
+
+
+def make_suite(path, rows: dict[str, list[float]], metadata=None) -> None:
+    """A results file like `run` writes: {"<workload>/<impl>": values in seconds}."""
+    benches = []
+    for name, values in rows.items():
+        w, i = name.rsplit("/", 1)
+        md = {"name": name, "unit": "second", "loops": 1, "workload": w, "implementation": i,
+              "python_version": "3.x (test)"}
+        md.update(metadata or {})
+        benches.append(pyperf.Benchmark([pyperf.Run(values, warmups=[(1, values[0])], metadata=md,
+                                                    collect_metadata=False)]))
+    pyperf.BenchmarkSuite(benches).dump(str(path), replace=True)
+
+
+# --------------------------------------------------------------------------- help and bad arguments
+
+
+@pytest.mark.parametrize("sub", ["run", "report", "compare", "counters", "flamegraph", "plot", "verify"])
+def test_every_subcommand_has_help(sub):
+    out = ok(bench(sub, "--help"))
+    assert f"python -m fastcopy.bench {sub}" in out
+    assert "--quick" in out
+
+
+def test_top_level_help_and_unknown_subcommand():
+    r = bench()
+    assert r.returncode == 2 and "SUBCOMMAND" in r.stdout
+    r = bench("frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--quick", "-w", "no_such_*"], "no workload matches 'no_such_*'"),
+        (["run", "--quick", "-i", "nope"], "no implementation matches 'nope'"),
+        (["run", "--quick", "--pickle", "/nonexistent.pkl"], "--pickle /nonexistent.pkl: no such file"),
+        (["verify", "-w", "zzz"], "no workload matches 'zzz'"),
+        (["counters", "-i", "nope"], "no implementation matches 'nope'"),
+        (["compare", "/nonexistent.json"], "/nonexistent.json: no such file"),
+        (["flamegraph", "-w", "zzz"], "unknown workload 'zzz'"),
+        (["plot", "/nonexistent.json"], "/nonexistent.json: no such file"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(args, message):
+    r = bench(*args)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+
+
+def test_missing_optional_tools_say_how_to_install(tmp_path):
+    # pyperf / matplotlib missing: simulated by blocking the import
+    code = ("import sys; sys.modules[{mod!r}] = None; from fastcopy.bench.cli import main; "
+            "sys.exit(main({argv!r}))")
+    make_suite(tmp_path / "r.json", {"a/stdlib": [2e-6, 2e-6], "a/fastcopy": [1e-6, 1e-6]})
+    for mod, argv in (("pyperf", ["run", "--quick"]), ("matplotlib", ["plot", str(tmp_path / "r.json")])):
+        r = subprocess.run([sys.executable, "-c", code.format(mod=mod, argv=argv)], capture_output=True, text=True)
+        assert r.returncode != 0
+        assert "pip install 'fastcopy[bench]'" in r.stdout + r.stderr, r.stderr
+    # valgrind missing (and perf): an empty PATH
+    r = bench("counters", "--quick", "--source", "valgrind", env={"PATH": str(tmp_path)})
+    assert r.returncode != 0 and "apt-get install valgrind" in r.stderr
+
+
+# --------------------------------------------------------------------------- the C helper
+
+
+def test_alloc_floor_copies_each_container_exactly_once():
+    inner = [1, 2]
+    items = [inner, {"k": inner}, (inner, 3), {1, 2}, frozenset({3}), bytearray(b"ab"), ()]
+    before = [sys.getrefcount(o) for o in items]
+    out = _fastcopy._alloc_floor(items)
+    assert out == items
+    assert all(type(a) is type(b) for a, b in zip(out, items))
+    assert all(a is not b for a, b in zip(out[:-1], items[:-1]))  # () is a singleton
+    assert out[0][0] is 1 and out[2][0] is inner  # shallow: same elements
+    del out
+    assert [sys.getrefcount(o) for o in items] == before
+    with pytest.raises(TypeError, match="must be a list"):
+        _fastcopy._alloc_floor((1, 2))
+    with pytest.raises(TypeError, match="unsupported container type int"):
+        _fastcopy._alloc_floor([[1], 5])
+    assert [sys.getrefcount(o) for o in items] == before
+
+
+# --------------------------------------------------------------------------- run / report
+
+
+def test_run_quick_json_table_markdown(tmp_path):
+    impls = ["stdlib", "fastcopy", "fastcopy-dispatch", "floor", "template"]
+    r = bench("run", "--quick", "-w", "deepcopy_memo", "deepcopy_reduce", "-i", *impls,
+              "-o", "res.json", "--markdown", "res.md", "--plain", "--min-time", "0.002", "--values", "2",
+              cwd=tmp_path)
+    out = ok(r)
+    want = [i for i in impls if HAS_TEMPLATE or i != "template"]
+    if not HAS_TEMPLATE:
+        assert "fastcopy.Template does not exist" in r.stderr
+    # the JSON: a pyperf BenchmarkSuite, one benchmark per workload x implementation
+    raw = json.loads((tmp_path / "res.json").read_text())
+    assert raw["version"] and isinstance(raw["benchmarks"], list)
+    suite = pyperf.BenchmarkSuite.load(str(tmp_path / "res.json"))
+    names = sorted(b.get_name() for b in suite.get_benchmarks())
+    assert names == sorted(f"{w}/{i}" for w in ("deepcopy_memo", "deepcopy_reduce") for i in want)
+    for b in suite.get_benchmarks():
+        md = b.get_metadata()
+        assert b.get_name() == f"{md['workload']}/{md['implementation']}"
+        assert md["fastcopy_bench_mode"].startswith("custom") or "quick" in md["fastcopy_bench_mode"]
+        assert b.get_nvalue() >= 2 and all(v > 0 for v in b.get_values())
+    # the table: every row, ratios to the stdlib, the floor labelled
+    for w in ("deepcopy_memo", "deepcopy_reduce"):
+        assert w in out
+    impl_rows = [t for t in (line.split() for line in out.splitlines())
+                 if "±" in t and (t[0] in want or (t[0].startswith("deepcopy_") and len(t) > 1 and t[1] in want))]
+    assert len(impl_rows) == 2 * len(want), out
+    assert "allocation floor (containers only)" in out
+    assert "geometric mean speedup vs stdlib, fastcopy:" in out
+    md_text = (tmp_path / "res.md").read_text()
+    assert md_text.startswith("| workload | stdlib | fastcopy |")
+    assert "floor (containers only)" in md_text and "**geometric mean**" in md_text
+    # report re-renders the same file, as text and as markdown
+    assert "deepcopy_memo" in ok(bench("report", "res.json", "--plain", cwd=tmp_path))
+    assert ok(bench("report", "res.json", "--markdown", cwd=tmp_path)) == md_text
+    # pyperf's own tools read it
+    ok(subprocess.run([sys.executable, "-m", "pyperf", "show", "res.json"], cwd=tmp_path,
+                      capture_output=True, text=True))
+
+
+def test_run_user_module_pickle_and_glob(tmp_path):
+    (tmp_path / "my_workloads.py").write_text(textwrap.dedent("""
+        def small():
+            "two shared lists"
+            a = [1, 2]
+            return {"x": a, "y": a}
+
+        WORKLOADS = {"mine_small": small, "mine_other": lambda: [1, (2, 3)]}
+    """))
+    cyc = [1, 2]
+    cyc.append(cyc)
+    with open(tmp_path / "data.pkl", "wb") as f:
+        pickle.dump({"cycle": cyc, "t": (cyc,)}, f)
+    out = ok(bench("run", "--quick", "--workload-module", "my_workloads.py", "--pickle", "data.pkl",
+                   "-w", "mine_s*", "pickle:*", "-i", "fastcopy", "stdlib", "-o", "r.json", "--plain",
+                   "--min-time", "0.002", "--values", "2", cwd=tmp_path))
+    suite = pyperf.BenchmarkSuite.load(str(tmp_path / "r.json"))
+    assert sorted(b.get_name() for b in suite.get_benchmarks()) == [
+        "mine_small/fastcopy", "mine_small/stdlib", "pickle:data/fastcopy", "pickle:data/stdlib"]
+    assert "mine_small" in out and "pickle:data" in out
+    r = bench("run", "--quick", "--workload-module", "no_such_module_xyz", cwd=tmp_path)
+    assert r.returncode == 2 and "cannot import" in r.stderr
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def test_compare_arithmetic_two_files_and_one_file(tmp_path):
+    make_suite(tmp_path / "a.json", {"deepcopy/stdlib": [845.3e-6] * 3, "memo/stdlib": [100e-6] * 3})
+    make_suite(tmp_path / "b.json", {"deepcopy/stdlib": [792.5e-6] * 3, "memo/stdlib": [125e-6] * 3})
+    out = ok(bench("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")))
+    faster = (845.3 - 792.5) / 845.3 * 100
+    assert f"deepcopy/stdlib  ✓ Faster: {faster:.2f}% (845.3 → 792.5 μs)" in out
+    assert "memo/stdlib      ✗ Slower: 25.00% (100.0 → 125.0 μs)" in out
+    g = math.sqrt(792.5 / 845.3 * 1.25)
+    assert f"Geometric mean (2 benchmark(s)): ✗ Slower: {(g - 1) * 100:.2f}% (time ratio {g:.4f})" in out
+    # one file, two implementations
+    make_suite(tmp_path / "one.json", {
+        "w1/stdlib": [10e-6, 12e-6, 11e-6], "w1/fastcopy-dispatch": [10.9e-6, 11.1e-6, 11e-6],
+        "w2/stdlib": [200e-6] * 3, "w2/fastcopy-dispatch": [100e-6] * 3, "w2/fastcopy": [10e-6] * 3,
+    })
+    out = ok(bench("compare", str(tmp_path / "one.json"), "--a", "stdlib", "--b", "fastcopy-dispatch"))
+    assert "w1  ✓ Faster: 0.00% (11.0 → 11.0 μs)  [not significant" in out
+    assert "w2  ✓ Faster: 50.00% (200.0 → 100.0 μs)" in out
+    assert f"✓ Faster: {(1 - math.sqrt(0.5)) * 100:.2f}%" in out
+    out = ok(bench("compare", str(tmp_path / "one.json")))  # defaults: stdlib vs fastcopy
+    assert "w2  ✓ Faster: 95.00% (200.0 → 10.0 μs)" in out and "w1" not in out.split("\n", 1)[1]
+    r = bench("compare", str(tmp_path / "one.json"), "--b", "nosuch")
+    assert r.returncode != 0 and "no implementation 'nosuch'" in r.stderr
+    r = bench("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), str(tmp_path / "one.json"))
+    assert r.returncode != 0 and "one results file" in r.stderr
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def test_plot_png_and_svg(tmp_path):
+    make_suite(tmp_path / "r.json", {
+        "a/stdlib": [100e-6, 101e-6], "a/fastcopy": [10e-6, 10e-6], "a/floor": [2e-6, 2e-6],
+        "b/stdlib": [5e-6, 5e-6], "b/fastcopy": [1e-6, 1.1e-6], "b/copium": [1.5e-6, 1.5e-6],
+    })
+    out = ok(bench("plot", str(tmp_path / "r.json"), "-o", str(tmp_path / "charts" / "speedup"), "--quick"))
+    png, svg = tmp_path / "charts" / "speedup.png", tmp_path / "charts" / "speedup.svg"
+    assert "speedup.png" in out and "speedup.svg" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    text = svg.read_text()
+    assert "<svg" in text and "fastcopy" in text and "floor (containers only)" in text
+    make_suite(tmp_path / "nostd.json", {"a/fastcopy": [1e-6, 1e-6]})
+    r = bench("plot", str(tmp_path / "nostd.json"), "-o", str(tmp_path / "x"))
+    assert r.returncode != 0 and "no stdlib benchmarks" in r.stderr
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_corpus_pickle_and_a_broken_peer(tmp_path):
+    out = ok(bench("verify", "--quick", "-i", "fastcopy", "fastcopy-dispatch"))
+    assert out.count("✓ ") == 6 and "verify: 6 of 6 checks ok, 0 failed" in out
+    node = {"name": "root", "children": []}
+    node["children"].append({"parent": node, "shared": node["children"]})
+    with open(tmp_path / "graph.pkl", "wb") as f:
+        pickle.dump(node, f)
+    out = ok(bench("verify", "--pickle", str(tmp_path / "graph.pkl"), "-i", "fastcopy"))
+    assert "✓ pickle:graph / fastcopy" in out
+    # peers that get it wrong: a shallow copy (not independent), a copy that loses sharing
+    (tmp_path / "badcopy.py").write_text(textwrap.dedent("""
+        import copy, pickle
+        def shallow(x, memo=None):
+            return copy.copy(x)
+        def unshare(x, memo=None):
+            return copy.deepcopy(x, {})  if not isinstance(x, dict) else {k: copy.deepcopy(v) for k, v in x.items()}
+    """))
+    r = bench("verify", "-w", "deepcopy_memo", "-i", "shallow", "unshare", "--peer", "shallow=badcopy:shallow",
+              "--peer", "unshare=badcopy:unshare", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "✗ deepcopy_memo / shallow:" in r.stdout and "not independent" in r.stdout
+    assert "✗ deepcopy_memo / unshare:" in r.stdout and "seen before" in r.stdout
+
+
+# --------------------------------------------------------------------------- counters and flamegraph
+
+
+def test_counters_quick_valgrind_or_perf(tmp_path):
+    assert shutil.which("valgrind") or shutil.which("perf"), "counters needs valgrind: apt-get install valgrind"
+    out = ok(bench("counters", "--quick", "-w", "deepcopy_memo", "-n", "20", "--json", "c.json", cwd=tmp_path,
+                   timeout=600))
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["source"] in ("perf", "valgrind") and data["baseline"] == "stdlib" and data["candidate"] == "fastcopy"
+    assert f"source: {'valgrind cachegrind' if data['source'] == 'valgrind' else 'perf stat'}" in out
+    by = {r["impl"]: r for r in data["results"]}
+    assert set(by) == {"stdlib", "fastcopy"}
+    for r in by.values():
+        assert r["instructions"] > 1000 and r["branches"] > 0 and 0 <= r["branch_miss_rate"] < 1
+        assert r["cache_references"] >= 0 and 0 <= r["cache_miss_rate"] <= 1
+    # a stdlib deepcopy of 103 references runs Python code for each: many times fastcopy's instructions
+    assert by["stdlib"]["instructions"] > 5 * by["fastcopy"]["instructions"]
+    assert "PERF Comparison (deepcopy_memo: stdlib → fastcopy" in out
+    assert "✓ IMPROVED instructions :" in out
+
+
+def test_flamegraph_quick_has_native_fastcopy_frames(tmp_path):
+    out = ok(bench("flamegraph", "--quick", "-w", "deepcopy_memo", "-i", "stdlib", "fastcopy", "-o", "fg",
+                   cwd=tmp_path))
+    for impl in ("stdlib", "fastcopy"):
+        svg = tmp_path / "fg" / f"deepcopy_memo-{impl}.svg"
+        assert svg.stat().st_size > 1000
+        assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+    text = (tmp_path / "fg" / "deepcopy_memo-fastcopy.svg").read_text()
+    assert "(deepcopy.c:" in text and "fc_deepcopy" in text
+    assert "fastcopy C functions" in out
