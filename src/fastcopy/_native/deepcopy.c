@@ -48,6 +48,7 @@
 #include "dictiter.h"
 #include "memo.h"
 #include "reduce.h"
+#include "known.h"
 
 typedef enum { MEMO_NATIVE, MEMO_DICT, MEMO_MAPPING } MemoMode;
 
@@ -1531,18 +1532,33 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
 
     /* Classes whose answers to the protocol are known from the type (see
      * fc_type_strategy): the reduce value without the lookups on the way. */
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-        int strategy = fc_type_strategy_cached(st, tp);
-        if (strategy == 0) {
-            /* computing it may run Python code (copyreg._slotnames) */
-            if (memo_flush_if_needed(c) < 0) {
-                return V_ERROR;
-            }
-            strategy = fc_type_strategy(st, tp);
+    int strategy = fc_type_strategy_cached(st, tp);
+    if (strategy == 0) {
+        /* computing it may run Python code (copyreg._slotnames, module
+         * attributes) */
+        if (memo_flush_if_needed(c) < 0) {
+            return V_ERROR;
         }
+        strategy = fc_type_strategy(st, tp);
         if (strategy < 0) {
             return V_ERROR;
         }
+    }
+    if (strategy >= STRAT_SELF) {
+        /* known standard-library types (known.c) */
+        rc = fc_known_copy(st, x, strategy, c->mode != MEMO_NATIVE, &y);
+        if (rc < 0) {
+            return V_ERROR;
+        }
+        if (rc > 0) {
+            if (y == x) {            /* deepcopy records nothing then */
+                *out = y;
+                return V_DONE;
+            }
+            return visit_finished(c, x, y, 0, out);
+        }
+    }
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         if (strategy == STRAT_PLAIN_DICT && c->fast_atoms) {
             /* fast_atoms: deepcopy(cls, memo) would not consult the memo */
             VisitResult v = visit_plain(c, x, out);

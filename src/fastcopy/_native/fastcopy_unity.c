@@ -7,6 +7,7 @@
  * regular setup.py build compiles the files separately and skips this one.
  */
 #include "memo.c"
+#include "known.c"
 #include "reduce.c"
 #include "deepcopy.c"
 #include "shallow.c"

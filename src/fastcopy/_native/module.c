@@ -454,7 +454,7 @@ error:
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
-    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type)
+    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)

@@ -7,6 +7,7 @@
  * malformed values raise exactly what the running interpreter raises.
  */
 #include "reduce.h"
+#include "known.h"
 
 /* dispatch_table.get(cls): 1 and a new reference, 0 if absent, -1 error. */
 static int
@@ -424,6 +425,10 @@ static int
 strategy_compute(FcState *st, PyTypeObject *tp)
 {
     const unsigned long bad = Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
+    int known = fc_known_strategy(st, tp);
+    if (known != 0) {
+        return known;
+    }
     if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
         tp->tp_getattro != PyObject_GenericGetAttr || !PyDict_Check(st->dispatch_table)) {
         return STRAT_GENERIC;

@@ -24,10 +24,13 @@ typedef enum {
     STRAT_REDUCE = 3,   /* a class that overrides __reduce__ only: the
                            reduce value is x.__reduce__(), which is what
                            object.__reduce_ex__(4) would call */
-    STRAT_PLAIN_DICT = 4 /* STRAT_PLAIN, and also: created by object.__new__,
+    STRAT_PLAIN_DICT = 4,/* STRAT_PLAIN, and also: created by object.__new__,
                            no __setstate__, the standard __dict__
                            descriptor; replayed directly: new object, copy
                            of __dict__ merged into its __dict__ */
+    STRAT_SELF = 5,     /* known.c: __deepcopy__ returns self */
+    STRAT_DATETIME = 6, /* known.c: datetime.date/datetime/time/timedelta */
+    STRAT_UUID = 7      /* known.c: uuid.UUID */
 } FcStrategy;
 
 typedef struct {
@@ -112,6 +115,11 @@ typedef struct {
     PyObject *nil;                /* private sentinel for memo.get */
     PyTypeObject *method_type;    /* types.MethodType */
     PyObject *template_type;      /* fastcopy.Template (template.c) */
+    /* uuid.UUID, when seen (known.c): the type (borrowed, guarded by the
+     * strategy cache), its slots' offsets, uuid.SafeUUID (owned). */
+    PyTypeObject *uuid_type;
+    Py_ssize_t uuid_off_int, uuid_off_safe;
+    PyObject *uuid_safe_type;
 } FcState;
 
 /* Borrowed pointer to the state of a fastcopy module object. */
