@@ -387,7 +387,7 @@ def test_cli_quick() -> None:
 
 
 def test_cli_selection_params_and_errors() -> None:
-    out = _cli("--quick", "-w", "bm_deepcopy", "--params", "alloc_ns=0", "--detail")
+    out = _cli("--quick", "-w", "deepcopy", "--params", "alloc_ns=0", "--detail")
     assert out.returncode == 0, out.stderr
     assert "alloc_ns=0.0" in out.stdout and "json_api" not in out.stdout
     assert _cli("--help").returncode == 0

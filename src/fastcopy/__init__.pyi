@@ -2,10 +2,11 @@
 
 from contextlib import AbstractContextManager
 from copy import Error as Error
-from typing import Any, Callable, Literal, Protocol, TypeVar
+from typing import Any, Callable, Generic, Literal, Protocol, TypeVar, final
 
 __all__ = [
     "Error",
+    "Template",
     "copy",
     "deepcopy",
     "deepcopy_dict_c",
@@ -16,6 +17,7 @@ __all__ = [
     "patch_mode",
     "patched",
     "replace",
+    "replicate",
     "unpatch",
 ]
 MAX_DEPTH: int
@@ -67,3 +69,38 @@ def deepcopy_dict_c(x: dict[Any, Any], memo: dict[int, Any], deepcopy: Callable[
 
 def deepcopy_tuple_c(x: tuple[Any, ...], memo: dict[int, Any], deepcopy: Callable[..., Any] = ..., /) -> tuple[Any, ...]:
     """copy._deepcopy_tuple in C (the design report's interface)."""
+
+
+@final
+class Template(Generic[_T]):
+    """A snapshot of an object that makes deep copies fast.
+
+    ``Template(obj)`` describes obj's object graph once (docs/descriptor.md);
+    each call returns a new deep copy of obj *as it was when the Template was
+    built*, isomorphic to what copy.deepcopy(obj) returned then.  Graphs of
+    builtin containers and plain instances are rebuilt from the descriptor
+    without running Python code; graphs that need Python code (hooks,
+    reducers) are deep-copied from a private snapshot.  Usable from several
+    threads at once.
+    """
+
+    def __new__(cls, obj: _T, /) -> Template[_T]: ...
+    def __call__(self) -> _T:
+        """A new deep copy of the snapshot."""
+    def replicate(self, n: int, /) -> list[_T]:
+        """A list of n new deep copies."""
+    @property
+    def descriptor(self) -> bytes:
+        """The descriptor of the snapshot (docs/descriptor.md)."""
+    @property
+    def leaves(self) -> tuple[Any, ...]:
+        """The objects the descriptor's leaf references point to."""
+    @property
+    def replayable(self) -> bool:
+        """True when a call rebuilds the copy without running Python code."""
+    @property
+    def nodes(self) -> int:
+        """Number of node records in the descriptor."""
+
+def replicate(obj: _T, n: int) -> list[_T]:
+    """n deep copies of obj: Template(obj).replicate(n)."""
