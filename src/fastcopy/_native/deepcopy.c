@@ -1551,7 +1551,17 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
             return V_ERROR;
         }
         if (rc > 0) {
-            if (y == x) {            /* deepcopy records nothing then */
+            if (strategy == STRAT_SELF) {   /* deepcopy records nothing */
+                *out = y;
+                return V_DONE;
+            }
+            if (y == x) {
+                /* a reduce rebuilt the object itself (3.13's timedelta(0)):
+                 * _reconstruct memoizes it, deepcopy adds no keep-alive */
+                if (memo_put(c, x, y) < 0) {
+                    Py_DECREF(y);
+                    return V_ERROR;
+                }
                 *out = y;
                 return V_DONE;
             }

@@ -655,7 +655,9 @@ typedef struct {
     uint8_t is_state;        /* a FCD_PLAIN's __dict__: filled in place */
     uint32_t count;
     const uint32_t *refs;
-    PyObject *proto;         /* FCD_DICT with leaf keys: prototype (owned) */
+    PyObject *proto;         /* FCD_DICT with leaf keys, FCD_LIST with leaf
+                                items: prototype (owned), holding the
+                                leaves (None where a node goes) */
     PyObject *aux;           /* FCD_PLAIN: class; FCD_BYTEARRAY: bytes
                                 (borrowed from leaves) */
     uint32_t owner;          /* is_state: index of the FCD_PLAIN node */
@@ -709,7 +711,8 @@ r_alloc(Replay *R, uint32_t i)
     PyObject *y = NULL;
     switch (p->kind) {
     case FCD_LIST:
-        y = PyList_New(p->count);
+        y = p->proto != NULL ? PyList_GetSlice(p->proto, 0, p->count)
+                             : PyList_New(p->count);
         break;
     case FCD_DICT:
         if (p->is_state) {
@@ -783,6 +786,22 @@ r_run(TemplateObject *t)
                     goto error;
                 }
                 y = R.objs[i];
+            }
+            if (p->proto != NULL) {
+                /* the leaves came with the prototype: replace the Nones */
+                for (uint32_t j = 0; j < cnt; j++) {
+                    if (REF_IS_LEAF(refs[j])) {
+                        continue;
+                    }
+                    PyObject *v = r_get(&R, refs[j]);
+                    if (v == NULL) {
+                        goto error;
+                    }
+                    PyObject *old = PyList_GET_ITEM(y, j);
+                    PyList_SET_ITEM(y, j, Py_NewRef(v));
+                    Py_DECREF(old);
+                }
+                break;
             }
             for (uint32_t j = 0; j < cnt; j++) {
                 PyObject *v = r_get(&R, refs[j]);
@@ -988,6 +1007,26 @@ t_compile(TemplateObject *t, Builder *b)
                 }
                 t->classes[t->nclasses++] = (PyTypeObject *)p->aux;
             }
+            break;
+        }
+        case FCD_LIST: {
+            /* some items are leaves: a prototype list copied whole */
+            uint32_t leaves = 0;
+            for (uint32_t j = 0; j < rec->count; j++) {
+                leaves += REF_IS_LEAF(p->refs[j]);
+            }
+            if (leaves == 0) {
+                break;
+            }
+            PyObject *proto = PyList_New(rec->count);
+            if (proto == NULL) {
+                return -1;
+            }
+            for (uint32_t j = 0; j < rec->count; j++) {
+                uint32_t r = p->refs[j];
+                PyList_SET_ITEM(proto, j, Py_NewRef(REF_IS_LEAF(r) ? t->leafv[REF_INDEX(r)] : Py_None));
+            }
+            p->proto = proto;
             break;
         }
         case FCD_DICT: {
