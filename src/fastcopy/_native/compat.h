@@ -82,4 +82,19 @@ fc_type_tag(PyTypeObject *tp)
  * version's cpython/listobject.h). */
 #define FC_LIST_ALLOCATED(op) (((PyListObject *)(op))->allocated)
 
+/* Can a new instance of tp be given a whole dict as its __dict__ with
+ * PyObject_GenericSetDict?  Not when its attributes live in inline values
+ * (3.13's Py_TPFLAGS_INLINE_VALUES): attribute lookups there keep reading
+ * the (empty) inline values of a fresh object. */
+static inline int
+fc_can_set_dict(PyTypeObject *tp)
+{
+#ifdef Py_TPFLAGS_INLINE_VALUES
+    return !(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES);
+#else
+    (void)tp;
+    return 1;
+#endif
+}
+
 #endif /* FASTCOPY_COMPAT_H */

@@ -1070,7 +1070,7 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     int rc = -1;
     DoneEntry *last = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
     if (last != NULL && last->x == f->a && last->y == incoming &&
-        Py_REFCNT(incoming) == 2) {
+        Py_REFCNT(incoming) == 2 && fc_can_set_dict(Py_TYPE(f->y))) {
         /* The state's copy is elided and only the done log and we hold it:
          * nothing can tell it from the dict the stdlib's
          * y.__dict__.update(state) fills, so it becomes y.__dict__ (a
