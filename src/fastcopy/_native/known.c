@@ -186,7 +186,9 @@ known_datetime(FcState *st, PyTypeObject *tp)
     if (in_table != 0) {
         return in_table < 0 ? -1 : 0;
     }
-    return STRAT_DATETIME;
+    /* (a lookup also gives the type a version tag, which the strategy
+     * cache needs to keep the answer) */
+    return attr_is(tp, "__deepcopy__", NULL) ? STRAT_DATETIME : 0;
 }
 
 int

@@ -524,13 +524,24 @@ strategy_compute(FcState *st, PyTypeObject *tp)
 int
 fc_type_strategy(FcState *st, PyTypeObject *tp)
 {
-    FcTypeEntry *e = &st->type_cache[((uintptr_t)tp >> 4) % FC_TYPE_CACHE];
+    FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
     if (tag != 0 && e->type == tp && e->tag == tag) {
         return e->strategy;
     }
     int strategy = strategy_compute(st, tp);
     tag = fc_type_tag(tp);          /* computing may have assigned one */
+    if (strategy > 0 && tag == 0) {
+        /* A type gets its version tag on its first attribute lookup
+         * through the type cache; ask for one so the answer can be kept
+         * (a type that cannot have a tag keeps 0 and is never cached). */
+        PyObject *attr;
+        if (fc_lookup_attr((PyObject *)tp, st->s_deepcopy, &attr) < 0) {
+            return -1;
+        }
+        Py_XDECREF(attr);
+        tag = fc_type_tag(tp);
+    }
     if (strategy > 0 && tag != 0) {
         e->type = tp;
         e->tag = tag;

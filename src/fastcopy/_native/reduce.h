@@ -74,7 +74,7 @@ int fc_type_strategy(FcState *st, PyTypeObject *tp);
 static inline int
 fc_type_strategy_cached(const FcState *st, PyTypeObject *tp)
 {
-    const FcTypeEntry *e = &st->type_cache[((uintptr_t)tp >> 4) % FC_TYPE_CACHE];
+    const FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
     return (tag != 0 && e->type == tp && e->tag == tag) ? e->strategy : 0;
 }

@@ -11,7 +11,7 @@
 #include "compat.h"
 
 #define FC_MAX_ATOMIC 32
-#define FC_TYPE_CACHE 64
+#define FC_TYPE_CACHE 256   /* a power of two (fc_type_slot) */
 
 /* How instances of a type are deep-copied when the type is not handled by
  * the dispatch tables (see fc_type_strategy in reduce.c). */
@@ -121,6 +121,14 @@ typedef struct {
     Py_ssize_t uuid_off_int, uuid_off_safe;
     PyObject *uuid_safe_type;
 } FcState;
+
+/* The strategy-cache slot of a type: Fibonacci hashing of its address. */
+static inline size_t
+fc_type_slot(const PyTypeObject *tp)
+{
+    return (size_t)(((uint64_t)(uintptr_t)tp * 0x9E3779B97F4A7C15ull) >> 56) &
+           (FC_TYPE_CACHE - 1);
+}
 
 /* Borrowed pointer to the state of a fastcopy module object. */
 static inline FcState *
