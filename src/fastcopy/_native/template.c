@@ -661,6 +661,8 @@ typedef struct {
     PyObject *aux;           /* FCD_PLAIN: class; FCD_BYTEARRAY: bytes
                                 (borrowed from leaves) */
     uint32_t owner;          /* is_state: index of the FCD_PLAIN node */
+    uint32_t npatch;         /* with a prototype: the positions whose */
+    uint32_t *patch;         /* child is a node (owned, PyMem) */
 } PNode;
 
 typedef struct {
@@ -789,10 +791,8 @@ r_run(TemplateObject *t)
             }
             if (p->proto != NULL) {
                 /* the leaves came with the prototype: replace the Nones */
-                for (uint32_t j = 0; j < cnt; j++) {
-                    if (REF_IS_LEAF(refs[j])) {
-                        continue;
-                    }
+                for (uint32_t k = 0; k < p->npatch; k++) {
+                    uint32_t j = p->patch[k];
                     PyObject *v = r_get(&R, refs[j]);
                     if (v == NULL) {
                         goto error;
@@ -818,11 +818,20 @@ r_run(TemplateObject *t)
                 }
                 y = R.objs[i];
             }
+            if (p->proto != NULL) {
+                /* leaf values came with the prototype */
+                for (uint32_t n = 0; n < p->npatch; n++) {
+                    uint32_t j = p->patch[n];
+                    PyObject *v = r_get(&R, refs[2 * j + 1]);
+                    if (v == NULL ||
+                        PyDict_SetItem(y, t->leafv[REF_INDEX(refs[2 * j])], v) < 0) {
+                        goto error;
+                    }
+                }
+                break;
+            }
             for (uint32_t j = 0; j < cnt; j++) {
                 uint32_t kr = refs[2 * j], vr = refs[2 * j + 1];
-                if (p->proto != NULL && REF_IS_LEAF(vr)) {
-                    continue;        /* already in the prototype */
-                }
                 PyObject *k = r_get(&R, kr);
                 PyObject *v = k == NULL ? NULL : r_get(&R, vr);
                 if (v == NULL || PyDict_SetItem(y, k, v) < 0) {
@@ -956,6 +965,28 @@ t_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwn
     return t_copy((TemplateObject *)self);
 }
 
+/* p->patch: the positions (items, or pairs when stride is 2) whose child
+ * is a node, `n` of them.  0 or -1. */
+static int
+t_patch_list(PNode *p, uint32_t n, uint32_t stride)
+{
+    p->npatch = 0;
+    if (n == 0) {
+        return 0;
+    }
+    p->patch = PyMem_Malloc(n * sizeof(uint32_t));
+    if (p->patch == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t j = 0; j < p->count; j++) {
+        if (!REF_IS_LEAF(p->refs[stride * j + (stride - 1)])) {
+            p->patch[p->npatch++] = j;
+        }
+    }
+    return 0;
+}
+
 /* Turn the builder's arrays into the replay plan (takes b's arrays). */
 static int
 t_compile(TemplateObject *t, Builder *b)
@@ -1027,6 +1058,9 @@ t_compile(TemplateObject *t, Builder *b)
                 PyList_SET_ITEM(proto, j, Py_NewRef(REF_IS_LEAF(r) ? t->leafv[REF_INDEX(r)] : Py_None));
             }
             p->proto = proto;
+            if (t_patch_list(p, rec->count - leaves, 1) < 0) {
+                return -1;
+            }
             break;
         }
         case FCD_DICT: {
@@ -1044,12 +1078,17 @@ t_compile(TemplateObject *t, Builder *b)
                 return -1;
             }
             p->proto = proto;
+            uint32_t nodes = 0;
             for (j = 0; j < rec->count; j++) {
                 uint32_t vr = p->refs[2 * j + 1];
                 PyObject *v = REF_IS_LEAF(vr) ? t->leafv[REF_INDEX(vr)] : Py_None;
+                nodes += !REF_IS_LEAF(vr);
                 if (PyDict_SetItem(proto, t->leafv[REF_INDEX(p->refs[2 * j])], v) < 0) {
                     return -1;
                 }
+            }
+            if (t_patch_list(p, nodes, 2) < 0) {
+                return -1;
             }
             break;
         }
@@ -1149,6 +1188,11 @@ t_dealloc(TemplateObject *t)
     PyTypeObject *tp = Py_TYPE(t);
     PyObject_GC_UnTrack(t);
     (void)t_clear(t);
+    if (t->nodes != NULL) {
+        for (Py_ssize_t i = 0; i < t->nnodes; i++) {
+            PyMem_Free(t->nodes[i].patch);
+        }
+    }
     PyMem_Free(t->nodes);
     PyMem_Free(t->refs);
     PyMem_Free(t->classes);
