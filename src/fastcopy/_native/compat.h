@@ -78,6 +78,19 @@ fc_type_tag(PyTypeObject *tp)
 #endif
 }
 
+/* Member-descriptor type codes and flags: 3.12 gave them public Py_
+ * names in Python.h; before, they come from structmember.h. */
+#if FC_PY312_PLUS
+#define FC_T_OBJECT_EX Py_T_OBJECT_EX
+#define FC_T_PYSSIZET Py_T_PYSSIZET
+#define FC_READONLY_FLAG Py_READONLY
+#else
+#include <structmember.h>
+#define FC_T_OBJECT_EX T_OBJECT_EX
+#define FC_T_PYSSIZET T_PYSSIZET
+#define FC_READONLY_FLAG READONLY
+#endif
+
 /* The allocated capacity of a list (public struct field in every supported
  * version's cpython/listobject.h). */
 #define FC_LIST_ALLOCATED(op) (((PyListObject *)(op))->allocated)

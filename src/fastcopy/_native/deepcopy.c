@@ -63,7 +63,10 @@ typedef enum {
     F_METHOD,    /* x bound method; its __self__ is being copied */
     F_PLAIN,     /* x instance of a STRAT_PLAIN_DICT class, y its copy,
                     a x's __dict__ (the state being copied) */
-    F_REDUCE     /* x original, a reduce value; see R_* phases */
+    F_REDUCE,    /* x original, a reduce value; see R_* phases */
+    F_SLOTS      /* x instance of a STRAT_SLOTS class, y its copy; its
+                    slot values and their copies are Copier.sl[n2 ..
+                    n2 + n), i the next one to copy */
 } FrameKind;
 
 typedef enum {
@@ -92,6 +95,13 @@ typedef struct {
     int flags;
 } DoneEntry;
 #define DONE_AS_DICT 1
+
+/* A slot of an F_SLOTS frame: member offset, the original's value and its
+ * copy (both owned), stored into the new object only when all are done. */
+typedef struct {
+    Py_ssize_t off;
+    PyObject *v, *y;
+} SlotItem;
 
 #define FC_SMALL_FRAMES 16
 
@@ -125,6 +135,9 @@ typedef struct {
     Py_ssize_t flush_from;
     Py_ssize_t elided_small[FC_SMALL_FRAMES];
     int elide_extra;         /* refs the visit of the next child holds */
+    SlotItem *sl;            /* F_SLOTS frames' slots, LIFO like frames */
+    Py_ssize_t nsl, slcap;
+    SlotItem sl_small[FC_SMALL_FRAMES];
     DoneEntry done_small[FC_SMALL_FRAMES];
     Frame small[FC_SMALL_FRAMES];
 } Copier;
@@ -547,8 +560,15 @@ static void
 frame_pop(Copier *c)
 {
     Frame f = c->frames[--c->depth];
-    if (f.kind == F_REDUCE || f.kind == F_PLAIN) {
+    if (f.kind == F_REDUCE || f.kind == F_PLAIN || f.kind == F_SLOTS) {
         c->reduce_depth--;
+    }
+    if (f.kind == F_SLOTS) {
+        for (Py_ssize_t k = f.n2; k < c->nsl; k++) {
+            Py_XDECREF(c->sl[k].v);
+            Py_XDECREF(c->sl[k].y);
+        }
+        c->nsl = f.n2;
     }
     if (f.kind == F_TUPLE || f.kind == F_SET || f.kind == F_REDUCE) {
         c->late--;
@@ -1105,6 +1125,38 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 }
 
 static StepResult
+step_slots(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    /* state = (None, {name: copy}); then setattr(y, name, copy) for each,
+     * which for a plain member is a store at its offset */
+    Frame *f = &c->frames[fi];
+    if (incoming != NULL) {
+        c->sl[f->n2 + f->i - 1].y = incoming;
+    }
+    while (f->i < f->n) {
+        PyObject *r;
+        VisitResult v = visit_child(c, c->sl[f->n2 + f->i++].v, &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+        c->sl[f->n2 + f->i - 1].y = r;
+    }
+    for (Py_ssize_t k = 0; k < f->n; k++) {
+        SlotItem *s = &c->sl[f->n2 + k];
+        PyObject **slot = (PyObject **)((char *)f->y + s->off);
+        Py_XSETREF(*slot, s->y);
+        s->y = NULL;
+    }
+    if (frame_finish(c, f) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+
+static StepResult
 step(Copier *c, PyObject *incoming, PyObject **out)
 {
     Py_ssize_t fi = c->depth - 1;
@@ -1123,6 +1175,8 @@ step(Copier *c, PyObject *incoming, PyObject **out)
         return step_reduce(c, fi, incoming, out);
     case F_PLAIN:
         return step_plain(c, fi, incoming, out);
+    case F_SLOTS:
+        return step_slots(c, fi, incoming, out);
     }
     Py_UNREACHABLE();
 }
@@ -1444,6 +1498,81 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     return V_PUSHED;
 }
 
+/* An instance of a STRAT_SLOTS class (layout e): the new object, memoized,
+ * and a frame copying the slots that are set (read now: the stdlib reads
+ * them all, through __reduce_ex__, before copying any). */
+static VisitResult
+visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
+{
+    if (c->reduce_depth >= FC_MAX_REDUCE_DEPTH) {
+        return V_FALLBACK;
+    }
+    PyTypeObject *tp = Py_TYPE(x);
+    if (c->nsl + e->nslots > c->slcap) {
+        Py_ssize_t ncap = c->slcap * 2;
+        while (ncap < c->nsl + e->nslots) {
+            ncap *= 2;
+        }
+        SlotItem *ns = c->sl == c->sl_small
+            ? PyMem_Malloc((size_t)ncap * sizeof(SlotItem))
+            : PyMem_Realloc(c->sl, (size_t)ncap * sizeof(SlotItem));
+        if (ns == NULL) {
+            PyErr_NoMemory();
+            return V_ERROR;
+        }
+        if (c->sl == c->sl_small) {
+            memcpy(ns, c->sl_small, sizeof(c->sl_small));
+        }
+        c->sl = ns;
+        c->slcap = ncap;
+    }
+    Py_ssize_t base = c->nsl, n = 0;
+    for (int k = 0; k < e->nslots; k++) {
+        PyObject *v = *(PyObject **)((char *)x + e->slot_off[k]);
+        if (v != NULL) {
+            c->sl[base + n].off = e->slot_off[k];
+            c->sl[base + n].v = Py_NewRef(v);
+            c->sl[base + n].y = NULL;
+            n++;
+        }
+    }
+    PyObject *noargs = PyTuple_New(0), *y = NULL;
+    if (noargs != NULL) {
+        y = tp->tp_new(tp, noargs, NULL);
+        Py_DECREF(noargs);
+    }
+    int elide = y != NULL && can_elide(c, x);
+    if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
+        for (Py_ssize_t k = 0; k < n; k++) {
+            Py_DECREF(c->sl[base + k].v);
+        }
+        Py_XDECREF(y);
+        return V_ERROR;
+    }
+    if (n == 0) {                   /* state None: nothing to set */
+        return elide ? visit_finished_elided(c, x, y, out)
+                     : visit_finished(c, x, y, 1, out);
+    }
+    c->nsl = base + n;              /* owned by the frame from here */
+    Frame *f = frame_push(c, F_SLOTS, x);
+    if (f == NULL) {
+        for (Py_ssize_t k = 0; k < n; k++) {
+            Py_DECREF(c->sl[base + k].v);
+        }
+        c->nsl = base;
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    c->reduce_depth++;
+    f->y = y;
+    f->n2 = base;
+    f->n = n;
+    if (elide && elided_frame_push(c, f) < 0) {
+        return V_ERROR;
+    }
+    return V_PUSHED;
+}
+
 /* memo_checked: the caller already looked x up in the native memo and
  * missed (nothing can have run in between). */
 static VisitResult
@@ -1576,6 +1705,15 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
                 return v;
             }
         }
+        else if (strategy == STRAT_SLOTS && c->fast_atoms && c->mode == MEMO_NATIVE) {
+            /* native memo only: the stdlib's memo would also hold the
+             * state tuple and dict, temporaries this path never builds */
+            const FcTypeEntry *e = fc_type_entry(st, tp);
+            VisitResult v = e != NULL ? visit_slots(c, x, e, out) : V_FALLBACK;
+            if (v != V_FALLBACK) {
+                return v;
+            }
+        }
         else if (strategy == STRAT_PLAIN || strategy == STRAT_PLAIN_DICT ||
                  strategy == STRAT_REDUCE) {
             if (memo_flush_if_needed(c) < 0) {
@@ -1675,6 +1813,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.elided_cap = FC_SMALL_FRAMES;
     c.flush_from = 0;
     c.elide_extra = 0;
+    c.sl = c.sl_small;
+    c.nsl = 0;
+    c.slcap = FC_SMALL_FRAMES;
     c.memo = NULL;
     c.memo_id = NULL;
     memo_init(&c.table);
@@ -1716,6 +1857,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     }
     if (c.elided_frames != c.elided_small) {
         PyMem_Free(c.elided_frames);
+    }
+    if (c.sl != c.sl_small) {
+        PyMem_Free(c.sl);
     }
     memo_clear(&c.table);
     Py_XDECREF(c.memo);

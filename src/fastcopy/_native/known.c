@@ -34,14 +34,6 @@
 
 #include <datetime.h>   /* its PyDateTimeAPI: set on first sight of datetime */
 
-#if FC_PY312_PLUS
-#define FC_T_OBJECT_EX Py_T_OBJECT_EX
-#define FC_READONLY_FLAG Py_READONLY
-#else
-#include <structmember.h>
-#define FC_T_OBJECT_EX T_OBJECT_EX
-#define FC_READONLY_FLAG READONLY
-#endif
 
 /* sys.modules[mod].name, new reference; NULL without an exception when the
  * module is not imported or has no such attribute. */

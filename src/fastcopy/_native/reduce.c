@@ -9,6 +9,7 @@
 #include "reduce.h"
 #include "known.h"
 
+
 /* dispatch_table.get(cls): 1 and a new reference, 0 if absent, -1 error. */
 static int
 reduce_table_get(FcState *st, PyObject *cls, PyObject **reductor)
@@ -421,8 +422,62 @@ strategy_attr_is(PyTypeObject *tp, PyObject *name, PyObject *want)
  * __getstate__ from object, defines no __getnewargs(_ex)__ and no
  * __deepcopy__, and has no copyreg reducer.  Instance attributes that
  * shadow these names are checked per object by the caller. */
+/* STRAT_SLOTS for a class with __slots__ and no __dict__ whose other
+ * answers are object's (checked by the caller), or STRAT_GENERIC: the
+ * stdlib's state is then (None, {name: getattr(x, name)}) over `names`
+ * (copyreg._slotnames) for the slots that are set, restored with setattr;
+ * every name must be a plain writable member of the instance layout. */
 static int
-strategy_compute(FcState *st, PyTypeObject *tp)
+strategy_slots(FcState *st, PyTypeObject *tp, PyObject *names, FcTypeEntry *out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(names);
+    if (n == 0 || n > FC_MAX_SLOTS || tp->tp_new != PyBaseObject_Type.tp_new ||
+        tp->tp_setattro != PyObject_GenericSetAttr) {
+        return STRAT_GENERIC;
+    }
+    /* object.__getstate__'s own layout check ("cannot pickle" otherwise) */
+    Py_ssize_t expect = PyBaseObject_Type.tp_basicsize + n * (Py_ssize_t)sizeof(PyObject *) +
+                        (tp->tp_weaklistoffset > 0 ? (Py_ssize_t)sizeof(PyObject *) : 0);
+    if (tp->tp_basicsize > expect) {
+        return STRAT_GENERIC;
+    }
+    PyObject *getstate = st->obj_getstate == Py_None ? NULL : st->obj_getstate;
+    struct { PyObject *name, *want; } checks[] = {
+        {st->s_getstate, getstate},
+        {st->s_getnewargs_ex, NULL},
+        {st->s_getnewargs, NULL},
+        {st->s_setstate, NULL},
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        int ok = strategy_attr_is(tp, checks[i].name, checks[i].want);
+        if (ok <= 0) {
+            return ok < 0 ? -1 : STRAT_GENERIC;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *d;
+        if (!PyUnicode_Check(name) || fc_lookup_attr((PyObject *)tp, name, &d) < 0) {
+            PyErr_Clear();
+            return STRAT_GENERIC;
+        }
+        int ok = d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)d)->d_member->type == FC_T_OBJECT_EX &&
+                 !(((PyMemberDescrObject *)d)->d_member->flags & FC_READONLY_FLAG);
+        if (ok) {
+            out->slot_off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        }
+        Py_XDECREF(d);
+        if (!ok) {
+            return STRAT_GENERIC;
+        }
+    }
+    out->nslots = (int)n;
+    return STRAT_SLOTS;
+}
+
+static int
+strategy_compute(FcState *st, PyTypeObject *tp, FcTypeEntry *out)
 {
     const unsigned long bad = Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
     int known = fc_known_strategy(st, tp);
@@ -452,9 +507,9 @@ strategy_compute(FcState *st, PyTypeObject *tp)
         return ok < 0 ? -1 : STRAT_REDUCE;
     }
 
-    /* STRAT_PLAIN */
+    /* STRAT_PLAIN (STRAT_SLOTS without an instance __dict__) */
     if ((tp->tp_flags & bad) || !Py_IS_TYPE((PyObject *)tp, &PyType_Type) ||
-        tp->tp_itemsize != 0 || tp->tp_new == NULL || tp->tp_dictoffset == 0) {
+        tp->tp_itemsize != 0 || tp->tp_new == NULL) {
         return STRAT_GENERIC;
     }
     for (PyTypeObject *b = tp->tp_base; b != &PyBaseObject_Type; b = b->tp_base) {
@@ -467,6 +522,11 @@ strategy_compute(FcState *st, PyTypeObject *tp)
     PyObject *names = PyObject_CallOneArg(st->slotnames, (PyObject *)tp);
     if (names == NULL) {
         return -1;
+    }
+    if (tp->tp_dictoffset == 0) {
+        int s = PyList_Check(names) ? strategy_slots(st, tp, names, out) : STRAT_GENERIC;
+        Py_DECREF(names);
+        return s;
     }
     int no_slots = PyList_Check(names) && PyList_GET_SIZE(names) == 0;
     Py_DECREF(names);
@@ -529,7 +589,9 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
     if (tag != 0 && e->type == tp && e->tag == tag) {
         return e->strategy;
     }
-    int strategy = strategy_compute(st, tp);
+    FcTypeEntry made;
+    made.nslots = 0;
+    int strategy = strategy_compute(st, tp, &made);
     tag = fc_type_tag(tp);          /* computing may have assigned one */
     if (strategy > 0 && tag == 0) {
         /* A type gets its version tag on its first attribute lookup
@@ -543,9 +605,13 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
         tag = fc_type_tag(tp);
     }
     if (strategy > 0 && tag != 0) {
-        e->type = tp;
-        e->tag = tag;
-        e->strategy = strategy;
+        made.type = tp;
+        made.tag = tag;
+        made.strategy = strategy;
+        *e = made;
+    }
+    else if (strategy == STRAT_SLOTS) {
+        strategy = STRAT_GENERIC;    /* the layout must stay in the cache */
     }
     return strategy;
 }

@@ -69,6 +69,16 @@ PyObject *reduce_shallow(FcState *st, PyObject *x, PyObject *rv);
  * cache; -1 on error. */
 int fc_type_strategy(FcState *st, PyTypeObject *tp);
 
+/* The cache entry of tp, NULL when there is no valid one (never runs
+ * code, never fails).  Valid until the next fc_type_strategy() call. */
+static inline const FcTypeEntry *
+fc_type_entry(const FcState *st, PyTypeObject *tp)
+{
+    const FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
+    unsigned int tag = fc_type_tag(tp);
+    return (tag != 0 && e->type == tp && e->tag == tag) ? e : NULL;
+}
+
 /* The cached strategy for tp, or 0 when the cache has no valid entry
  * (never runs code, never fails). */
 static inline int

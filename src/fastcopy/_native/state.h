@@ -30,13 +30,21 @@ typedef enum {
                            of __dict__ merged into its __dict__ */
     STRAT_SELF = 5,     /* known.c: __deepcopy__ returns self */
     STRAT_DATETIME = 6, /* known.c: datetime.date/datetime/time/timedelta */
-    STRAT_UUID = 7      /* known.c: uuid.UUID */
+    STRAT_UUID = 7,     /* known.c: uuid.UUID */
+    STRAT_SLOTS = 8     /* STRAT_PLAIN's conditions, but __slots__ and no
+                           __dict__: the reduce value is (copyreg.__newobj__,
+                           (cls,), (None, {slot: value})); replayed directly:
+                           new object, slot values copied, then stored */
 } FcStrategy;
+
+#define FC_MAX_SLOTS 12
 
 typedef struct {
     PyTypeObject *type;   /* not owned: compared by identity with the tag */
     unsigned int tag;     /* fc_type_tag() when the entry was made */
     int strategy;
+    int nslots;           /* STRAT_SLOTS: copyreg._slotnames(cls), as */
+    Py_ssize_t slot_off[FC_MAX_SLOTS];   /* member offsets, in its order */
 } FcTypeEntry;
 
 typedef struct {

@@ -50,14 +50,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#if FC_PY312_PLUS
-#define FC_T_PYSSIZET Py_T_PYSSIZET
-#define FC_READONLY Py_READONLY
-#else
-#include <structmember.h>
-#define FC_T_PYSSIZET T_PYSSIZET
-#define FC_READONLY READONLY
-#endif
 
 #define REF_LEAF(k) ((((uint32_t)(k)) << 1) | 1u)
 #define REF_NODE(i) (((uint32_t)(i)) << 1)
@@ -1294,7 +1286,7 @@ static PyGetSetDef t_getset[] = {
 };
 
 static PyMemberDef t_members[] = {
-    {"__vectorcalloffset__", FC_T_PYSSIZET, offsetof(TemplateObject, vectorcall), FC_READONLY, NULL},
+    {"__vectorcalloffset__", FC_T_PYSSIZET, offsetof(TemplateObject, vectorcall), FC_READONLY_FLAG, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
