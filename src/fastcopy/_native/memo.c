@@ -49,6 +49,7 @@ memo_grow(MemoTable *t)
     if (old != t->small) {
         PyMem_Free(old);
     }
+    memo_check(t);   /* O(n), as the rehash itself */
     return 0;
 }
 

@@ -182,7 +182,13 @@ fc_state_sync(FcState *st)
         }
     }
 #endif
-    return state_rebuild(st);
+    /* Free-threaded builds: one rebuild at a time (the lock is the copy
+     * module's namespace, the dict the snapshot is taken from). */
+    int rc;
+    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
+    rc = state_rebuild(st);
+    FC_END_CRITICAL_SECTION();
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -668,6 +674,14 @@ static PyModuleDef_Slot mod_slots[] = {
     {Py_mod_exec, mod_exec},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* Said explicitly: the engine reads lists and dicts being copied with
+     * borrowed references (PyList_GET_ITEM, PyDict_Next) that only the GIL
+     * keeps valid against other threads, so a free-threaded interpreter
+     * must re-enable the GIL when it imports fastcopy.  See "Threads and
+     * free-threading" in docs/design.md. */
+    {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},
 };

@@ -521,15 +521,25 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
 {
     FcTypeEntry *e = &st->type_cache[((uintptr_t)tp >> 4) % FC_TYPE_CACHE];
     unsigned int tag = fc_type_tag(tp);
+    int strategy = 0;
+    /* Free-threaded builds: an entry is three words, read and written
+     * whole under the lock (nothing here calls Python code). */
+    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
     if (tag != 0 && e->type == tp && e->tag == tag) {
-        return e->strategy;
+        strategy = e->strategy;
     }
-    int strategy = strategy_compute(st, tp);
+    FC_END_CRITICAL_SECTION();
+    if (strategy > 0) {
+        return strategy;
+    }
+    strategy = strategy_compute(st, tp);
     tag = fc_type_tag(tp);          /* computing may have assigned one */
     if (strategy > 0 && tag != 0) {
+        FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
         e->type = tp;
         e->tag = tag;
         e->strategy = strategy;
+        FC_END_CRITICAL_SECTION();
     }
     return strategy;
 }
