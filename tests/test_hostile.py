@@ -534,3 +534,72 @@ def test_hostile_reduce_inside_user_memo() -> None:
         a = run(lambda: impl.deepcopy(x, ma))
         assert_same_outcome(e, a, x)
         assert isinstance(ma, dict) and (id(x) in ma) == (id(x) in me)
+
+
+# --------------------------------------------------------------------------
+# Python code run during the copy of a dict must see the dict's copy as the
+# stdlib builds it: the entries done so far, never the originals of the rest
+# (regression: the native dict fast path pre-filled the copy with the
+# original values, and a __setstate__ reaching it through its state saw and
+# kept them).
+
+
+class SeesParentInSetstate:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__.update(state)
+        self.seen = dict(state["parent"])
+
+
+def _rebuild_seeing(parent: dict[Any, Any]) -> Any:
+    return ("rebuilt", dict(parent))
+
+
+class SeesParentInConstructor:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (_rebuild_seeing, (self.parent,))
+
+
+class SeeingList(list):  # type: ignore[type-arg]
+    def append(self, item: Any) -> None:
+        super().append((item, dict(item["parent"]) if isinstance(item, dict) and "parent" in item else None))
+
+
+class SeesParentInAppend:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (SeeingList, (), None, iter([{"parent": self.parent}]))
+
+
+class SeeingDict(dict):  # type: ignore[type-arg]
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, (value, dict(value) if isinstance(value, dict) else None))
+
+
+class SeesParentInSetitem:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (SeeingDict, (), None, None, iter([("k", self.parent)]))
+
+
+@pytest.mark.parametrize("cls", [SeesParentInSetstate, SeesParentInConstructor, SeesParentInAppend,
+                                 SeesParentInSetitem])
+@pytest.mark.parametrize("nested", [False, True])
+def test_python_code_sees_dict_copies_in_progress_as_the_stdlib(cls: type, nested: bool) -> None:
+    def make() -> Any:
+        d: dict[str, Any] = {"first": [1]}
+        d["child"] = cls(d)
+        d["last"] = [2]
+        d["more"] = {"x": [3]}
+        return {"outer": [0], "inner": d, "after": [4]} if nested else d
+
+    check_twins(make)

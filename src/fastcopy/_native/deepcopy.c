@@ -93,6 +93,7 @@ typedef struct {
     Frame *frames;           /* == small, or heap */
     Py_ssize_t depth, cap;
     Py_ssize_t reduce_depth; /* F_REDUCE frames on the stack */
+    Py_ssize_t npatch;       /* F_DICT frames in DICT_PATCH on the stack */
     unsigned long ticks;
     MemoTable table;
     /* Native mode: the originals whose copies are finished, in the order
@@ -288,6 +289,27 @@ memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
     return memo_keep_alive(c, x);
 }
 
+/* Before Python code that may see copies runs: make every dict copy in
+ * progress what the stdlib would have built so far (see step_dict): a
+ * DICT_PATCH frame's copy is cut back to the entries already done and the
+ * frame continues in DICT_EXACT.  Returns 0, or -1 with an exception set. */
+static int
+copier_settle_dicts(Copier *c)
+{
+    for (Py_ssize_t k = c->depth - 1; k >= 0 && c->npatch > 0; k--) {
+        Frame *f = &c->frames[k];
+        if (f->kind == F_DICT && f->phase == DICT_PATCH) {
+            /* entries done: fetched (n - n2) minus the one in progress */
+            if (dict_truncate(f->y, f->n - f->n2 - (f->a != NULL)) < 0) {
+                return -1;
+            }
+            f->phase = DICT_EXACT;
+            c->npatch--;
+        }
+    }
+    return 0;
+}
+
 /* A memo Python code can be given.  In native mode this turns the table
  * into a dict (see the header comment).  Borrowed reference or NULL. */
 static PyObject *
@@ -296,15 +318,8 @@ memo_for_python(Copier *c)
     if (c->mode != MEMO_NATIVE) {
         return c->memo;
     }
-    for (Py_ssize_t k = 0; k < c->depth; k++) {
-        Frame *f = &c->frames[k];
-        if (f->kind == F_DICT && f->phase == DICT_PATCH) {
-            /* entries done: fetched (n - n2) minus the one in progress */
-            if (dict_truncate(f->y, f->n - f->n2 - (f->a != NULL)) < 0) {
-                return NULL;
-            }
-            f->phase = DICT_EXACT;
-        }
+    if (copier_settle_dicts(c) < 0) {
+        return NULL;
     }
     PyObject *dict = PyDict_New();
     if (dict == NULL) {
@@ -381,6 +396,9 @@ frame_pop(Copier *c)
     Frame f = c->frames[--c->depth];
     if (f.kind == F_REDUCE || f.kind == F_PLAIN) {
         c->reduce_depth--;
+    }
+    else if (f.kind == F_DICT && f.phase == DICT_PATCH) {
+        c->npatch--;
     }
     /* release after popping: a __del__ may run */
     Py_XDECREF(f.x);
@@ -535,6 +553,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
                     return S_ERROR;
                 }
                 f->phase = DICT_EXACT;
+                c->npatch--;
             }
             else if (fc_is_deep_atomic(c->st, Py_TYPE(value))) {
                 continue;             /* y already holds it */
@@ -731,6 +750,10 @@ args:
         f = &c->frames[fi];
         PyTuple_SET_ITEM(f->b, f->i - 1, r);
     }
+    if (c->npatch > 0 && reduce_new_runs_python(st, p.func, f->b != NULL ? f->b : p.args) &&
+        copier_settle_dicts(c) < 0) {
+        return S_ERROR;
+    }
     f->y = reduce_new_object(st, p.func, f->b != NULL ? f->b : p.args);
     if (f->y == NULL) {
         return S_ERROR;
@@ -749,7 +772,11 @@ args:
         f = &c->frames[fi];
     state_done:
         {
-            int rc = reduce_set_state(st, f->y, incoming);
+            int rc = 0;
+            if (c->npatch > 0 && reduce_state_runs_python(st, f->y, incoming)) {
+                rc = copier_settle_dicts(c);
+            }
+            rc = rc < 0 ? rc : reduce_set_state(st, f->y, incoming);
             Py_DECREF(incoming);
             incoming = NULL;
             if (rc < 0) {
@@ -780,7 +807,11 @@ args:
             f = &c->frames[fi];
         list_item_done:
             {
-                int rc = reduce_append(st, f->y, incoming);
+                int rc = 0;
+                if (c->npatch > 0 && !PyList_CheckExact(f->y)) {
+                    rc = copier_settle_dicts(c);   /* y.append is Python code */
+                }
+                rc = rc < 0 ? rc : reduce_append(st, f->y, incoming);
                 Py_DECREF(incoming);
                 incoming = NULL;
                 if (rc < 0) {
@@ -829,7 +860,11 @@ args:
             }
             f = &c->frames[fi];
         dict_value_done:
-            rc = reduce_setitem(f->y, f->d, incoming);
+            rc = 0;
+            if (c->npatch > 0 && !PyDict_CheckExact(f->y)) {
+                rc = copier_settle_dicts(c);       /* y[k] = v is Python code */
+            }
+            rc = rc < 0 ? rc : reduce_setitem(f->y, f->d, incoming);
             Py_DECREF(incoming);
             incoming = NULL;
             Py_CLEAR(f->c);
@@ -1006,6 +1041,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     }
     f->y = y;
     f->phase = patch ? DICT_PATCH : DICT_EXACT;
+    c->npatch += patch;
     f->n = f->n2 = n;
     return V_PUSHED;
 }
@@ -1335,6 +1371,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.frames = c.small;
     c.depth = 0;
     c.reduce_depth = 0;
+    c.npatch = 0;
     c.cap = FC_SMALL_FRAMES;
     c.ticks = 0;
     c.done = c.done_small;

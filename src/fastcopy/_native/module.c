@@ -305,6 +305,7 @@ state_init(FcState *st)
     INTERN(s_getstate, "__getstate__")
     INTERN(s_getnewargs, "__getnewargs__")
     INTERN(s_getnewargs_ex, "__getnewargs_ex__")
+    INTERN(s_new, "__new__")
 #undef INTERN
     st->int4 = PyLong_FromLong(4);
     st->nil = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
@@ -458,7 +459,7 @@ error:
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
-    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy)
+    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(s_new)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)

@@ -131,6 +131,41 @@ reduce_direct_new(PyObject *cls)
            ((PyTypeObject *)cls)->tp_new != NULL;
 }
 
+/* Is tp.__new__ (looked up on the class, no code run) a C function? */
+static int
+reduce_c_new(FcState *st, PyObject *cls)
+{
+    PyObject *new = _PyType_Lookup((PyTypeObject *)cls, st->s_new);   /* borrowed */
+    return new != NULL && PyCFunction_Check(new);
+}
+
+int
+reduce_new_runs_python(FcState *st, PyObject *func, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if ((func == st->newobj || func == st->newobj_ex) && n >= 1 &&
+        reduce_direct_new(PyTuple_GET_ITEM(args, 0))) {
+        return !reduce_c_new(st, PyTuple_GET_ITEM(args, 0));
+    }
+    return 1;
+}
+
+int
+reduce_state_runs_python(FcState *st, PyObject *y, PyObject *state)
+{
+    PyTypeObject *tp = Py_TYPE(y);
+    if (!PyDict_CheckExact(state) || tp->tp_getattro != PyObject_GenericGetAttr ||
+        tp->tp_setattro != PyObject_GenericSetAttr) {
+        return 1;
+    }
+    if (_PyType_Lookup(tp, st->s_setstate) != NULL) {
+        return 1;
+    }
+    /* y.__dict__.update(state): the standard descriptor gives an exact dict */
+    PyObject *descr = _PyType_Lookup(tp, st->s_dict);
+    return descr != NULL && !Py_IS_TYPE(descr, &PyGetSetDescr_Type);
+}
+
 PyObject *
 reduce_new_object(FcState *st, PyObject *func, PyObject *args)
 {

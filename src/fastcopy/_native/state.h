@@ -107,7 +107,8 @@ typedef struct {
     /* Interned strings. */
     PyObject *s_deepcopy, *s_copy, *s_reduce_ex, *s_reduce, *s_setstate,
         *s_dict, *s_update, *s_append, *s_get, *s_replace, *s_name,
-        *s_class, *s_items, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
+        *s_class, *s_items, *s_getstate, *s_getnewargs, *s_getnewargs_ex,
+        *s_new;
     PyObject *int4;               /* the int 4 */
     PyObject *nil;                /* private sentinel for memo.get */
     PyTypeObject *method_type;    /* types.MethodType */
