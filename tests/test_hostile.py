@@ -603,3 +603,55 @@ def test_python_code_sees_dict_copies_in_progress_as_the_stdlib(cls: type, neste
         return {"outer": [0], "inner": d, "after": [4]} if nested else d
 
     check_twins(make)
+
+
+class HashRaisesWhenArmed:
+    armed = False
+
+    def __hash__(self) -> int:
+        if HashRaisesWhenArmed.armed:
+            raise TypeError("__hash__ raised")
+        return 1
+
+
+class CountsHashes:
+    calls = 0
+
+    def __hash__(self) -> int:
+        CountsHashes.calls += 1
+        return 2
+
+
+@pytest.mark.parametrize("before", [0, 1, 3])
+def test_dict_key_not_hashed_before_its_value_is_copied(before: int) -> None:
+    """y[deepcopy(k)] = deepcopy(v) copies the value first: a key whose hash
+    raises must not be hashed before that (regression: cutting the native
+    fast path's pre-filled copy back deleted later keys, hashing them)."""
+
+    def make() -> Any:
+        d: dict[Any, Any] = {f"k{i}": i for i in range(before)}
+        d[HashRaisesWhenArmed()] = DeepcopyRaises()
+        d["after"] = [1]
+        return d
+
+    xe, xa = make(), make()
+    HashRaisesWhenArmed.armed = True
+    try:
+        e = run(lambda: copy.deepcopy(xe))
+        a = run(lambda: impl.deepcopy(xa))
+    finally:
+        HashRaisesWhenArmed.armed = False
+    assert_same_outcome(e, a, xe, actual_original=xa)
+
+
+def test_dict_keys_hashed_as_often_as_by_the_stdlib() -> None:
+    def make() -> Any:
+        return {"a": [1], CountsHashes(): [2], "b": [3], CountsHashes(): {"c": [4]}}
+
+    counts = []
+    for fn in (copy.deepcopy, impl.deepcopy):
+        x = make()
+        CountsHashes.calls = 0
+        fn(x)
+        counts.append(CountsHashes.calls)
+    assert counts[1] == counts[0], f"stdlib hashed keys {counts[0]} times, implementation {counts[1]}"

@@ -493,27 +493,36 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
  *               through the memo, so when the memo is handed to Python
  *               (memo_for_python), y is cut back to the entries already
  *               done and the frame continues in DICT_EXACT. */
-/* Delete every entry of dict y after the first `keep` (all keys are
- * exact str/int/float/bool/None, so no Python code runs). */
+/* Cut dict y back to its first `keep` entries.  Those keys are exact
+ * str/int/float/bool/None (DICT_PATCH checked each one), so re-inserting
+ * them runs no Python code; the keys after them may be any objects, so
+ * they are never hashed or compared here (deleting them one by one would
+ * call their __hash__ and __eq__, which the stdlib does not do): y is
+ * emptied and the first `keep` entries are put back, in order. */
 static int
 dict_truncate(PyObject *y, Py_ssize_t keep)
 {
-    PyObject *drop = PyList_New(0);
-    if (drop == NULL) {
+    if (keep >= PyDict_GET_SIZE(y)) {
+        return 0;
+    }
+    PyObject *kept = PyList_New(2 * keep);
+    if (kept == NULL) {
         return -1;
     }
     Py_ssize_t pos = 0, idx = 0;
     PyObject *k, *v;
+    while (idx < keep && PyDict_Next(y, &pos, &k, &v)) {
+        PyList_SET_ITEM(kept, 2 * idx, Py_NewRef(k));
+        PyList_SET_ITEM(kept, 2 * idx + 1, Py_NewRef(v));
+        idx++;
+    }
+    PyDict_Clear(y);
     int rc = 0;
-    while (rc == 0 && PyDict_Next(y, &pos, &k, &v)) {
-        if (idx++ >= keep) {
-            rc = PyList_Append(drop, k);
-        }
+    for (Py_ssize_t i = 0; rc == 0 && i < idx; i++) {
+        assert(fc_is_hot_type(Py_TYPE(PyList_GET_ITEM(kept, 2 * i))));
+        rc = PyDict_SetItem(y, PyList_GET_ITEM(kept, 2 * i), PyList_GET_ITEM(kept, 2 * i + 1));
     }
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(drop); i++) {
-        rc = PyDict_DelItem(y, PyList_GET_ITEM(drop, i));
-    }
-    Py_DECREF(drop);
+    Py_DECREF(kept);
     return rc;
 }
 
