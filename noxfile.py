@@ -198,9 +198,16 @@ def fuzz(session: nox.Session) -> None:
     """
     _install_project(session, "test", {"FASTCOPY_WERROR": "1"})
     session.install("atheris")
+    env = {"PYTHONPATH": str(ROOT / "tests")}
+    harness = str(ROOT / "fuzz" / "fuzz_deepcopy.py")
+    # inputs that once failed (libFuzzer runs each file given once)
+    regressions = sorted(str(p) for p in (ROOT / "fuzz" / "regressions").glob("*"))
+    if regressions:
+        session.run("python", harness, *regressions, env=env)
     args = session.posargs or ["-runs=20000"]
-    session.run("python", str(ROOT / "fuzz" / "fuzz_deepcopy.py"), *args, "-rss_limit_mb=4096",
-                env={"PYTHONPATH": str(ROOT / "tests")})
+    # crash-* files go to the session's tmp dir, not the work tree
+    prefix = os.path.join(session.create_tmp(), "")
+    session.run("python", harness, *args, "-rss_limit_mb=4096", f"-artifact_prefix={prefix}", env=env)
 
 
 @nox.session(python=list(PYTHONS) or None)

@@ -14,6 +14,10 @@ Run (tests/ must be importable):
 
     PYTHONPATH=tests python fuzz/fuzz_deepcopy.py -runs=20000
     PYTHONPATH=tests python fuzz/fuzz_deepcopy.py -max_total_time=600 CORPUS_DIR
+    PYTHONPATH=tests python fuzz/fuzz_deepcopy.py fuzz/regressions/*   # replay
+
+fuzz/regressions/ holds inputs that once failed (the dict fast path hashing
+a key before its value was copied); the nox session replays them first.
 
 Coverage feedback comes from the instrumented Python code (the decoder, the
 hostile classes, the comparison); fastcopy's C code is not instrumented
