@@ -1,5 +1,8 @@
-"""fastcopy sessions: `tests` (every pyenv CPython >= 3.10, -Werror build) and
-`bench` (python -m fastcopy.bench). Run the tests as the README says: scripts/test.sh
+"""fastcopy sessions: `tests` (every pyenv CPython >= 3.10, -Werror build),
+`sanitize` (ASan + UBSan + debug build, 3.11 and 3.13), `valgrind` (memcheck
+on a subset, 3.13), `fuzz` (atheris, bounded, 3.11) and `bench`
+(python -m fastcopy.bench). Run the tests as the README says: scripts/test.sh
+(all but bench).
 """
 
 # Usage:
@@ -7,6 +10,9 @@
 #   python3 -m nox -s tests            # every pyenv CPython >= 3.10 on the machine
 #   python3 -m nox -s tests-3.12       # one of them
 #   python3 -m nox -s tests -- -k memo # extra arguments go to pytest
+#   python3 -m nox -s sanitize         # ASan+UBSan+FASTCOPY_DEBUG build, whole suite, 3.11 and 3.13
+#   python3 -m nox -s valgrind         # memcheck on a subset of the suite (scripts/valgrind.sh), 3.13
+#   python3 -m nox -s fuzz             # atheris harness, 3.11, bounded (-- -max_total_time=600 for longer)
 #   python3 -m nox -s bench            # python -m fastcopy.bench run (defaults) + table
 #   python3 -m nox -s bench -- --quick -o results.json  # options go to `run`
 #   python3 -m nox -s bench -- counters                 # or name another subcommand
@@ -126,6 +132,84 @@ else:
         """No usable interpreter found: fail loudly instead of passing vacuously."""
         root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
         session.error(f"no pyenv CPython >= 3.{MIN_MINOR} found under {root}/versions")
+
+
+# The sanitizer and valgrind sessions use these interpreters when present.
+SANITIZE_PYTHONS = [v for v in ("3.11", "3.13") if v in PYTHONS]
+# atheris has wheels for 3.11; valgrind is clean on 3.13 (3.11's
+# int.from_bytes gives memcheck false positives, see scripts/valgrind-python.supp).
+FUZZ_PYTHON = "3.11" if "3.11" in PYTHONS else (list(PYTHONS)[-1] if PYTHONS else None)
+VALGRIND_PYTHON = "3.13" if "3.13" in PYTHONS else (list(PYTHONS)[-1] if PYTHONS else None)
+
+
+def _gcc_runtime(name: str) -> str:
+    """Absolute path of one of gcc's sanitizer runtimes (libasan.so, ...)."""
+    import subprocess
+
+    path = subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True, check=True)
+    found = path.stdout.strip()
+    if not os.path.isabs(found) or not os.path.exists(found):
+        raise RuntimeError(f"gcc has no {name} (got {found!r}); install gcc's sanitizer runtimes")
+    return found
+
+
+@nox.session(python=SANITIZE_PYTHONS or None)
+def sanitize(session: nox.Session) -> None:
+    """The whole suite against an ASan + UBSan build with C asserts and the
+    memo table's consistency checks (FASTCOPY_SANITIZE=1 FASTCOPY_DEBUG=1).
+
+    The interpreter itself is not instrumented, so the runtimes are preloaded
+    and PYTHONMALLOC=malloc routes every Python allocation through ASan's
+    malloc (object overflows and use-after-free are then seen).  Leak
+    detection is off: CPython deliberately leaves memory at exit; leaks are
+    the job of tests/test_leaks.py, tests/test_refleaks.py and valgrind.
+    """
+    if not SANITIZE_PYTHONS:
+        session.error("no CPython 3.11 or 3.13 found for the sanitizer sessions")
+    env = {"FASTCOPY_WERROR": "1", "FASTCOPY_DEBUG": "1", "FASTCOPY_SANITIZE": "1"}
+    _install_project(session, "test", env)
+    preload = " ".join(_gcc_runtime(n) for n in ("libasan.so", "libubsan.so"))
+    run_env = {
+        "LD_PRELOAD": preload,
+        "PYTHONMALLOC": "malloc",
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0",
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        "PYTHONFAULTHANDLER": "1",
+    }
+    # Proof that the instrumented build is the one under test.
+    session.run("python", "-c", "import fastcopy._fastcopy as m; print('sanitized build', m.__file__)", env=run_env)
+    args = session.posargs or []
+    session.run("python", "-m", "pytest", "tests", "-q", *args, env=run_env)
+
+
+@nox.session(python=VALGRIND_PYTHON)
+def valgrind(session: nox.Session) -> None:
+    """A representative subset of the suite under valgrind memcheck
+    (scripts/valgrind.sh): no invalid access, no definite leak."""
+    _install_project(session, "test", {"FASTCOPY_WERROR": "1", "FASTCOPY_DEBUG": "1"})
+    session.run("bash", str(ROOT / "scripts" / "valgrind.sh"), "--python", "python", *session.posargs,
+                external=True)
+
+
+@nox.session(python=FUZZ_PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The atheris (libFuzzer) harness fuzz/fuzz_deepcopy.py, bounded.
+
+    Default budget: 20,000 inputs.  Arguments go to libFuzzer, e.g.
+    `nox -s fuzz -- -max_total_time=600` for a ten-minute run.
+    """
+    _install_project(session, "test", {"FASTCOPY_WERROR": "1"})
+    session.install("atheris")
+    env = {"PYTHONPATH": str(ROOT / "tests")}
+    harness = str(ROOT / "fuzz" / "fuzz_deepcopy.py")
+    # inputs that once failed (libFuzzer runs each file given once)
+    regressions = sorted(str(p) for p in (ROOT / "fuzz" / "regressions").glob("*"))
+    if regressions:
+        session.run("python", harness, *regressions, env=env)
+    args = session.posargs or ["-runs=20000"]
+    # crash-* files go to the session's tmp dir, not the work tree
+    prefix = os.path.join(session.create_tmp(), "")
+    session.run("python", harness, *args, "-rss_limit_mb=4096", f"-artifact_prefix={prefix}", env=env)
 
 
 @nox.session(python=list(PYTHONS) or None)

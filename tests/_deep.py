@@ -71,6 +71,44 @@ class ImplHookNode:
         return type(self)(ImplHookNode.impl.deepcopy(self.next, memo))
 
 
+class MethodNode:
+    """Linked through a bound method: ``m`` is ``next.method`` (F_METHOD
+    frames alternate with reduce frames)."""
+
+    def __init__(self, nxt: Any) -> None:
+        self.m = nxt.method if nxt is not None else None
+
+    def method(self) -> Any:
+        return self
+
+
+class RegisteredNode:
+    """Copied through a copyreg reducer (registered by main() only)."""
+
+    def __init__(self, nxt: Any) -> None:
+        self.next = nxt
+
+
+def reduce_registered(node: RegisteredNode) -> Any:
+    return (RegisteredNode, (node.next,))
+
+
+class DispatchedNode:
+    """Copied by a third-party copier in copy._deepcopy_dispatch (registered
+    by main() only) that recurses through copy.deepcopy."""
+
+    def __init__(self, nxt: Any) -> None:
+        self.next = nxt
+
+
+def copy_dispatched(node: DispatchedNode, memo: Any) -> Any:
+    return DispatchedNode(copy.deepcopy(node.next, memo))
+
+
+def _method_next(o: Any) -> Any:
+    return o.m.__self__ if o.m is not None else None
+
+
 def _od(nxt: Any) -> Any:
     d: collections.OrderedDict[str, Any] = collections.OrderedDict()
     if nxt is not None:
@@ -118,6 +156,9 @@ CHAINS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], type]] = {
     "setstate": (StateNode, _attr_next, StateNode),
     "deepcopy_hook": (HookNode, _attr_next, HookNode),
     "deepcopy_hook_impl": (ImplHookNode, _attr_next, ImplHookNode),
+    "bound_method": (MethodNode, _method_next, MethodNode),
+    "copyreg_reducer": (RegisteredNode, _attr_next, RegisteredNode),
+    "dispatch_copier": (DispatchedNode, _attr_next, DispatchedNode),
 }
 
 
@@ -225,10 +266,22 @@ BUILTIN_KINDS = ["list", "dict", "tuple_of_atoms", "tuple_with_list", "frozenset
 def main() -> None:
     mode, kind, depth_s = sys.argv[1:4]
     depth = int(depth_s)
-    with_memo = len(sys.argv) > 4 and sys.argv[4] == "memo"
+    options = sys.argv[4:]
+    with_memo = "memo" in options
     from _impl import impl
 
     ImplHookNode.impl = impl
+    copy._deepcopy_dispatch[DispatchedNode] = copy_dispatched
+    import copyreg
+
+    copyreg.pickle(RegisteredNode, reduce_registered)
+    deepcopy = impl.deepcopy
+    if "patched" in options:  # through the stdlib's function, patched
+        impl.patch()
+        deepcopy = copy.deepcopy
+    elif "dispatch" in options:  # the design report's integration
+        impl.patch("dispatch")
+        deepcopy = copy.deepcopy
     builtin = kind in BUILTIN_KINDS
     original = _build_builtin(kind, depth) if builtin else build_chain(kind, depth)
     if mode == "build":
@@ -237,7 +290,7 @@ def main() -> None:
         return
     memo: Any = {} if with_memo else None
     try:
-        result = impl.deepcopy(original, memo)
+        result = deepcopy(original, memo)
     except RecursionError:
         if mode != "copy-or-recursion":
             raise

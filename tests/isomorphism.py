@@ -440,6 +440,8 @@ class CopyMatcher:
                 partner = self.orig_pair.get(ix, _NO)
                 if partner is not _NO:
                     return ("orig", id(partner))
+                if ix in self.orig_a and not _is_value(x):
+                    return ("orig", ix)  # in both twins (None, True, a class, ...)
                 return ("origvalue", type(x).__qualname__, repr(_value_key(x)))
             if ix in self.fwd:
                 return ("paired", id(self.fwd[ix]))

@@ -60,6 +60,23 @@ def test_nested_list_with_user_memo() -> None:
     assert run_child("copy", "list", BUILTIN_DEPTH, "memo") == ["ok", "dropped", "original-dropped"]
 
 
+@pytest.mark.skipif(IS_STDLIB, reason="patch() is fastcopy's")
+@pytest.mark.parametrize("kind", ["list", "dict", "mixed", "set_of_frozensets"])
+def test_builtin_containers_nested_deep_through_patched_stdlib(kind: str) -> None:
+    """copy.deepcopy, patched, is the engine: the same depth guarantee."""
+    assert run_child("copy", kind, BUILTIN_DEPTH, "patched") == ["ok", "dropped", "original-dropped"]
+
+
+@pytest.mark.skipif(IS_STDLIB, reason="patch() is fastcopy's")
+@pytest.mark.parametrize("kind", ["list", "dict", "tuple_with_list", "mixed"])
+def test_dispatch_mode_deep_nesting_copies_or_raises(kind: str) -> None:
+    """patch(mode="dispatch"): the stdlib's recursive deepcopy calls
+    deepcopy_list_c/_dict_c/_tuple_c, which call it back: a clean
+    RecursionError (as the stdlib alone), never a C stack overflow."""
+    out = run_child("copy-or-recursion", kind, DEEP, "dispatch")
+    assert out in (["ok", "dropped", "original-dropped"], ["RecursionError", "dropped", "original-dropped"]), out
+
+
 @pytest.mark.parametrize("depth", [1_000, 100_000, DEEP])
 @pytest.mark.parametrize("kind", list(CHAINS))
 def test_chains_copy_or_raise_recursion_error(kind: str, depth: int) -> None:

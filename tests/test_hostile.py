@@ -534,3 +534,124 @@ def test_hostile_reduce_inside_user_memo() -> None:
         a = run(lambda: impl.deepcopy(x, ma))
         assert_same_outcome(e, a, x)
         assert isinstance(ma, dict) and (id(x) in ma) == (id(x) in me)
+
+
+# --------------------------------------------------------------------------
+# Python code run during the copy of a dict must see the dict's copy as the
+# stdlib builds it: the entries done so far, never the originals of the rest
+# (regression: the native dict fast path pre-filled the copy with the
+# original values, and a __setstate__ reaching it through its state saw and
+# kept them).
+
+
+class SeesParentInSetstate:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__.update(state)
+        self.seen = dict(state["parent"])
+
+
+def _rebuild_seeing(parent: dict[Any, Any]) -> Any:
+    return ("rebuilt", dict(parent))
+
+
+class SeesParentInConstructor:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (_rebuild_seeing, (self.parent,))
+
+
+class SeeingList(list):  # type: ignore[type-arg]
+    def append(self, item: Any) -> None:
+        super().append((item, dict(item["parent"]) if isinstance(item, dict) and "parent" in item else None))
+
+
+class SeesParentInAppend:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (SeeingList, (), None, iter([{"parent": self.parent}]))
+
+
+class SeeingDict(dict):  # type: ignore[type-arg]
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, (value, dict(value) if isinstance(value, dict) else None))
+
+
+class SeesParentInSetitem:
+    def __init__(self, parent: dict[Any, Any]) -> None:
+        self.parent = parent
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (SeeingDict, (), None, None, iter([("k", self.parent)]))
+
+
+@pytest.mark.parametrize("cls", [SeesParentInSetstate, SeesParentInConstructor, SeesParentInAppend,
+                                 SeesParentInSetitem])
+@pytest.mark.parametrize("nested", [False, True])
+def test_python_code_sees_dict_copies_in_progress_as_the_stdlib(cls: type, nested: bool) -> None:
+    def make() -> Any:
+        d: dict[str, Any] = {"first": [1]}
+        d["child"] = cls(d)
+        d["last"] = [2]
+        d["more"] = {"x": [3]}
+        return {"outer": [0], "inner": d, "after": [4]} if nested else d
+
+    check_twins(make)
+
+
+class HashRaisesWhenArmed:
+    armed = False
+
+    def __hash__(self) -> int:
+        if HashRaisesWhenArmed.armed:
+            raise TypeError("__hash__ raised")
+        return 1
+
+
+class CountsHashes:
+    calls = 0
+
+    def __hash__(self) -> int:
+        CountsHashes.calls += 1
+        return 2
+
+
+@pytest.mark.parametrize("before", [0, 1, 3])
+def test_dict_key_not_hashed_before_its_value_is_copied(before: int) -> None:
+    """y[deepcopy(k)] = deepcopy(v) copies the value first: a key whose hash
+    raises must not be hashed before that (regression: cutting the native
+    fast path's pre-filled copy back deleted later keys, hashing them)."""
+
+    def make() -> Any:
+        d: dict[Any, Any] = {f"k{i}": i for i in range(before)}
+        d[HashRaisesWhenArmed()] = DeepcopyRaises()
+        d["after"] = [1]
+        return d
+
+    xe, xa = make(), make()
+    HashRaisesWhenArmed.armed = True
+    try:
+        e = run(lambda: copy.deepcopy(xe))
+        a = run(lambda: impl.deepcopy(xa))
+    finally:
+        HashRaisesWhenArmed.armed = False
+    assert_same_outcome(e, a, xe, actual_original=xa)
+
+
+def test_dict_keys_hashed_as_often_as_by_the_stdlib() -> None:
+    def make() -> Any:
+        return {"a": [1], CountsHashes(): [2], "b": [3], CountsHashes(): {"c": [4]}}
+
+    counts = []
+    for fn in (copy.deepcopy, impl.deepcopy):
+        x = make()
+        CountsHashes.calls = 0
+        fn(x)
+        counts.append(CountsHashes.calls)
+    assert counts[1] == counts[0], f"stdlib hashed keys {counts[0]} times, implementation {counts[1]}"

@@ -116,6 +116,7 @@ typedef struct {
     Frame *frames;           /* == small, or heap */
     Py_ssize_t depth, cap;
     Py_ssize_t reduce_depth; /* F_REDUCE frames on the stack */
+    Py_ssize_t npatch;       /* F_DICT frames in DICT_PATCH on the stack */
     unsigned long ticks;
     MemoTable table;
     /* Native mode: the originals whose copies are finished, in the order
@@ -461,6 +462,27 @@ memo_finish_elided(Copier *c, PyObject *x, PyObject *y)
     return done_log(c, x, y);
 }
 
+/* Before Python code that may see copies runs: make every dict copy in
+ * progress what the stdlib would have built so far (see step_dict): a
+ * DICT_PATCH frame's copy is cut back to the entries already done and the
+ * frame continues in DICT_EXACT.  Returns 0, or -1 with an exception set. */
+static int
+copier_settle_dicts(Copier *c)
+{
+    for (Py_ssize_t k = c->depth - 1; k >= 0 && c->npatch > 0; k--) {
+        Frame *f = &c->frames[k];
+        if (f->kind == F_DICT && f->phase == DICT_PATCH) {
+            /* entries done: fetched (n - n2) minus the one in progress */
+            if (dict_truncate(f->y, f->n - f->n2 - (f->a != NULL)) < 0) {
+                return -1;
+            }
+            f->phase = DICT_EXACT;
+            c->npatch--;
+        }
+    }
+    return 0;
+}
+
 /* A memo Python code can be given.  In native mode this turns the table
  * into a dict (see the header comment).  Borrowed reference or NULL. */
 static PyObject *
@@ -469,18 +491,8 @@ memo_for_python(Copier *c)
     if (c->mode != MEMO_NATIVE) {
         return c->memo;
     }
-    if (memo_flush_if_needed(c) < 0) {
+    if (memo_flush_if_needed(c) < 0 || copier_settle_dicts(c) < 0) {
         return NULL;
-    }
-    for (Py_ssize_t k = 0; k < c->depth; k++) {
-        Frame *f = &c->frames[k];
-        if (f->kind == F_DICT && f->phase == DICT_PATCH) {
-            /* entries done: fetched (n - n2) minus the one in progress */
-            if (dict_truncate(f->y, f->n - f->n2 - (f->a != NULL)) < 0) {
-                return NULL;
-            }
-            f->phase = DICT_EXACT;
-        }
     }
     PyObject *dict = PyDict_New();
     if (dict == NULL) {
@@ -576,6 +588,9 @@ frame_pop(Copier *c)
     if (f.elided && f.kind != F_TUPLE) {
         /* unwinding after an error: the frame is the newest elided one */
         c->n_elided_frames--;
+    }
+    if (f.kind == F_DICT && f.phase == DICT_PATCH) {
+        c->npatch--;
     }
     /* release after popping: a __del__ may run */
     Py_XDECREF(f.x);
@@ -683,27 +698,36 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
  *               through the memo, so when the memo is handed to Python
  *               (memo_for_python), y is cut back to the entries already
  *               done and the frame continues in DICT_EXACT. */
-/* Delete every entry of dict y after the first `keep` (all keys are
- * exact str/int/float/bool/None, so no Python code runs). */
+/* Cut dict y back to its first `keep` entries.  Those keys are exact
+ * str/int/float/bool/None (DICT_PATCH checked each one), so re-inserting
+ * them runs no Python code; the keys after them may be any objects, so
+ * they are never hashed or compared here (deleting them one by one would
+ * call their __hash__ and __eq__, which the stdlib does not do): y is
+ * emptied and the first `keep` entries are put back, in order. */
 static int
 dict_truncate(PyObject *y, Py_ssize_t keep)
 {
-    PyObject *drop = PyList_New(0);
-    if (drop == NULL) {
+    if (keep >= PyDict_GET_SIZE(y)) {
+        return 0;
+    }
+    PyObject *kept = PyList_New(2 * keep);
+    if (kept == NULL) {
         return -1;
     }
     Py_ssize_t pos = 0, idx = 0;
     PyObject *k, *v;
+    while (idx < keep && PyDict_Next(y, &pos, &k, &v)) {
+        PyList_SET_ITEM(kept, 2 * idx, Py_NewRef(k));
+        PyList_SET_ITEM(kept, 2 * idx + 1, Py_NewRef(v));
+        idx++;
+    }
+    PyDict_Clear(y);
     int rc = 0;
-    while (rc == 0 && PyDict_Next(y, &pos, &k, &v)) {
-        if (idx++ >= keep) {
-            rc = PyList_Append(drop, k);
-        }
+    for (Py_ssize_t i = 0; rc == 0 && i < idx; i++) {
+        assert(fc_is_hot_type(Py_TYPE(PyList_GET_ITEM(kept, 2 * i))));
+        rc = PyDict_SetItem(y, PyList_GET_ITEM(kept, 2 * i), PyList_GET_ITEM(kept, 2 * i + 1));
     }
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(drop); i++) {
-        rc = PyDict_DelItem(y, PyList_GET_ITEM(drop, i));
-    }
-    Py_DECREF(drop);
+    Py_DECREF(kept);
     return rc;
 }
 
@@ -743,6 +767,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
                     return S_ERROR;
                 }
                 f->phase = DICT_EXACT;
+                c->npatch--;
             }
             else if (fc_is_deep_atomic(c->st, Py_TYPE(value))) {
                 continue;             /* y already holds it */
@@ -951,6 +976,10 @@ args:
         f = &c->frames[fi];
         PyTuple_SET_ITEM(f->b, f->i - 1, r);
     }
+    if (c->npatch > 0 && reduce_new_runs_python(st, p.func, f->b != NULL ? f->b : p.args) &&
+        copier_settle_dicts(c) < 0) {
+        return S_ERROR;
+    }
     f->y = reduce_new_object(st, p.func, f->b != NULL ? f->b : p.args);
     if (f->y == NULL) {
         return S_ERROR;
@@ -969,7 +998,11 @@ args:
         f = &c->frames[fi];
     state_done:
         {
-            int rc = reduce_set_state(st, f->y, incoming);
+            int rc = 0;
+            if (c->npatch > 0 && reduce_state_runs_python(st, f->y, incoming)) {
+                rc = copier_settle_dicts(c);
+            }
+            rc = rc < 0 ? rc : reduce_set_state(st, f->y, incoming);
             Py_DECREF(incoming);
             incoming = NULL;
             if (rc < 0) {
@@ -1000,7 +1033,11 @@ args:
             f = &c->frames[fi];
         list_item_done:
             {
-                int rc = reduce_append(st, f->y, incoming);
+                int rc = 0;
+                if (c->npatch > 0 && !PyList_CheckExact(f->y)) {
+                    rc = copier_settle_dicts(c);   /* y.append is Python code */
+                }
+                rc = rc < 0 ? rc : reduce_append(st, f->y, incoming);
                 Py_DECREF(incoming);
                 incoming = NULL;
                 if (rc < 0) {
@@ -1049,7 +1086,11 @@ args:
             }
             f = &c->frames[fi];
         dict_value_done:
-            rc = reduce_setitem(f->y, f->d, incoming);
+            rc = 0;
+            if (c->npatch > 0 && !PyDict_CheckExact(f->y)) {
+                rc = copier_settle_dicts(c);       /* y[k] = v is Python code */
+            }
+            rc = rc < 0 ? rc : reduce_setitem(f->y, f->d, incoming);
             Py_DECREF(incoming);
             incoming = NULL;
             Py_CLEAR(f->c);
@@ -1300,6 +1341,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     f->phase = patch ? DICT_PATCH : DICT_EXACT;
+    c->npatch += patch;
     f->n = f->n2 = n;
     return V_PUSHED;
 }
@@ -1802,6 +1844,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.frames = c.small;
     c.depth = 0;
     c.reduce_depth = 0;
+    c.npatch = 0;
     c.cap = FC_SMALL_FRAMES;
     c.ticks = 0;
     c.done = c.done_small;

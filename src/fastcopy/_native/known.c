@@ -52,13 +52,22 @@ module_attr(const char *mod, const char *name)
     return a;
 }
 
-static int
-is_module_type(PyTypeObject *tp, const char *mod, const char *name)
+/* *slot, resolved on first success from sys.modules[mod].name and kept
+ * (strong, in the module state).  Borrowed; NULL while unresolved. */
+static PyObject *
+known_get(PyObject **slot, const char *mod, const char *name)
 {
-    PyObject *t = module_attr(mod, name);
-    int same = t == (PyObject *)tp;
-    Py_XDECREF(t);
-    return same;
+    if (*slot == NULL) {
+        *slot = module_attr(mod, name);
+    }
+    return *slot;
+}
+
+static int
+is_module_type(PyTypeObject *tp, PyObject **slot, const char *mod, const char *name)
+{
+    PyObject *t = known_get(slot, mod, name);
+    return t != NULL && t == (PyObject *)tp;
 }
 
 /* Is getattr(tp, name) a Python function with this __qualname__ and
@@ -126,7 +135,7 @@ member_offset(PyTypeObject *tp, const char *name, Py_ssize_t *off)
 static int
 known_uuid(FcState *st, PyTypeObject *tp)
 {
-    if (!is_module_type(tp, "uuid", "UUID")) {
+    if (!is_module_type(tp, &st->k_uuid, "uuid", "UUID")) {
         return 0;
     }
     int in_table = in_copyreg(st, tp);
@@ -187,15 +196,15 @@ int
 fc_known_strategy(FcState *st, PyTypeObject *tp)
 {
     /* __deepcopy__ returning self */
-    if ((is_module_type(tp, "decimal", "Decimal") &&
+    if ((is_module_type(tp, &st->k_decimal, "decimal", "Decimal") &&
          (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
           is_function_named(tp, "__deepcopy__", "Decimal.__deepcopy__", "_pydecimal"))) ||
-        (is_module_type(tp, "fractions", "Fraction") &&
+        (is_module_type(tp, &st->k_fraction, "fractions", "Fraction") &&
          is_function_named(tp, "__deepcopy__", "Fraction.__deepcopy__", "fractions")) ||
-        is_module_type(tp, "re", "Pattern")) {
+        is_module_type(tp, &st->k_pattern, "re", "Pattern")) {
         return STRAT_SELF;
     }
-    PyObject *enum_base = module_attr("enum", "Enum");
+    PyObject *enum_base = known_get(&st->k_enum, "enum", "Enum");   /* borrowed */
     if (enum_base != NULL) {
         int self = 0;
         if (PyType_Check(enum_base) && PyType_IsSubtype(tp, (PyTypeObject *)enum_base)) {
@@ -208,7 +217,6 @@ fc_known_strategy(FcState *st, PyTypeObject *tp)
                 Py_DECREF(base_hook);
             }
         }
-        Py_DECREF(enum_base);
         if (self) {
             return STRAT_SELF;
         }

@@ -27,7 +27,11 @@ static int
 memo_grow(MemoTable *t)
 {
     size_t old_cap = t->mask + 1;
-    size_t new_cap = old_cap * 4;
+    /* x4 while small (few rehashes for typical copies), x2 from MEMO_BIG
+     * slots on, so a big table is at worst 4 slots (64 bytes) per entry:
+     * never more memory than the stdlib's memo dict for the same copy. */
+    unsigned step = old_cap < MEMO_BIG ? 2 : 1;
+    size_t new_cap = old_cap << step;
     if (new_cap > PY_SSIZE_T_MAX / sizeof(MemoEntry)) {
         PyErr_NoMemory();
         return -1;
@@ -40,7 +44,7 @@ memo_grow(MemoTable *t)
     MemoEntry *old = t->slots;
     t->slots = fresh;
     t->mask = new_cap - 1;
-    t->shift -= 2;
+    t->shift -= step;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].key != NULL) {
             memo_place(t, old[i].key, old[i].value);
@@ -49,6 +53,7 @@ memo_grow(MemoTable *t)
     if (old != t->small) {
         PyMem_Free(old);
     }
+    memo_check(t);   /* O(n), as the rehash itself */
     return 0;
 }
 

@@ -3,8 +3,8 @@
  *
  * Invariants
  *   - capacity is a power of two, at least MEMO_SMALL; at most half full
- *     (grows x4 when an insert would pass 1/2), so a probe sequence always
- *     ends at an empty slot;
+ *     (grows when an insert would pass 1/2: x4 below MEMO_BIG slots, x2
+ *     from there), so a probe sequence always ends at an empty slot;
  *   - an entry owns a strong reference to its key (the original object: it
  *     keeps the address from being reused while the copy runs, the job the
  *     stdlib's keep-alive list does) and to its value (the copy);
@@ -19,6 +19,7 @@
 #include "compat.h"
 
 #define MEMO_SMALL 8    /* inline slots: small copies never call malloc */
+#define MEMO_BIG 2048   /* capacity from which the table grows x2, not x4 */
 
 typedef struct {
     PyObject *key;      /* strong, NULL when the slot is empty */

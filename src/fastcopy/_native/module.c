@@ -184,7 +184,13 @@ fc_state_sync(FcState *st)
         }
     }
 #endif
-    return state_rebuild(st);
+    /* Free-threaded builds: one rebuild at a time (the lock is the copy
+     * module's namespace, the dict the snapshot is taken from). */
+    int rc;
+    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
+    rc = state_rebuild(st);
+    FC_END_CRITICAL_SECTION();
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -301,6 +307,7 @@ state_init(FcState *st)
     INTERN(s_getstate, "__getstate__")
     INTERN(s_getnewargs, "__getnewargs__")
     INTERN(s_getnewargs_ex, "__getnewargs_ex__")
+    INTERN(s_new, "__new__")
 #undef INTERN
     st->int4 = PyLong_FromLong(4);
     st->nil = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
@@ -454,7 +461,9 @@ error:
     X(s_setstate) X(s_dict) X(s_update) X(s_append) X(s_get) X(s_replace)     \
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
-    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type)
+    X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type) \
+    X(k_decimal) X(k_fraction) X(k_pattern) X(k_enum) X(k_uuid) \
+    X(s_new)
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)
@@ -684,6 +693,14 @@ static PyModuleDef_Slot mod_slots[] = {
     {Py_mod_exec, mod_exec},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* Said explicitly: the engine reads lists and dicts being copied with
+     * borrowed references (PyList_GET_ITEM, PyDict_Next) that only the GIL
+     * keeps valid against other threads, so a free-threaded interpreter
+     * must re-enable the GIL when it imports fastcopy.  See "Threads and
+     * free-threading" in docs/design.md. */
+    {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},
 };

@@ -133,6 +133,41 @@ reduce_direct_new(PyObject *cls)
            ((PyTypeObject *)cls)->tp_new != NULL;
 }
 
+/* Is tp.__new__ (looked up on the class, no code run) a C function? */
+static int
+reduce_c_new(FcState *st, PyObject *cls)
+{
+    PyObject *new = _PyType_Lookup((PyTypeObject *)cls, st->s_new);   /* borrowed */
+    return new != NULL && PyCFunction_Check(new);
+}
+
+int
+reduce_new_runs_python(FcState *st, PyObject *func, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if ((func == st->newobj || func == st->newobj_ex) && n >= 1 &&
+        reduce_direct_new(PyTuple_GET_ITEM(args, 0))) {
+        return !reduce_c_new(st, PyTuple_GET_ITEM(args, 0));
+    }
+    return 1;
+}
+
+int
+reduce_state_runs_python(FcState *st, PyObject *y, PyObject *state)
+{
+    PyTypeObject *tp = Py_TYPE(y);
+    if (!PyDict_CheckExact(state) || tp->tp_getattro != PyObject_GenericGetAttr ||
+        tp->tp_setattro != PyObject_GenericSetAttr) {
+        return 1;
+    }
+    if (_PyType_Lookup(tp, st->s_setstate) != NULL) {
+        return 1;
+    }
+    /* y.__dict__.update(state): the standard descriptor gives an exact dict */
+    PyObject *descr = _PyType_Lookup(tp, st->s_dict);
+    return descr != NULL && !Py_IS_TYPE(descr, &PyGetSetDescr_Type);
+}
+
 PyObject *
 reduce_new_object(FcState *st, PyObject *func, PyObject *args)
 {
@@ -586,12 +621,20 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
 {
     FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
+    int strategy = 0;
+    /* Free-threaded builds: an entry is read and written whole under the
+     * lock (nothing here calls Python code). */
+    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
     if (tag != 0 && e->type == tp && e->tag == tag) {
-        return e->strategy;
+        strategy = e->strategy;
+    }
+    FC_END_CRITICAL_SECTION();
+    if (strategy > 0) {
+        return strategy;
     }
     FcTypeEntry made;
     made.nslots = 0;
-    int strategy = strategy_compute(st, tp, &made);
+    strategy = strategy_compute(st, tp, &made);
     tag = fc_type_tag(tp);          /* computing may have assigned one */
     if (strategy > 0 && tag == 0) {
         /* A type gets its version tag on its first attribute lookup
@@ -608,7 +651,9 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
         made.type = tp;
         made.tag = tag;
         made.strategy = strategy;
+        FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
         *e = made;
+        FC_END_CRITICAL_SECTION();
     }
     else if (strategy == STRAT_SLOTS) {
         strategy = STRAT_GENERIC;    /* the layout must stay in the cache */

@@ -45,6 +45,11 @@ PyObject *reduce_new_object(FcState *st, PyObject *func, PyObject *args);
 /* The state step of _reconstruct: y.__setstate__(state) if y has one, else
  * the (dict, slots) protocol.  Returns 0 or -1. */
 int reduce_set_state(FcState *st, PyObject *y, PyObject *state);
+/* May reduce_new_object(func, args) / reduce_set_state(y, state) run Python
+ * code (which could see copies in progress)?  1 maybe, 0 certainly not.
+ * Never fail: class attributes are read without running code. */
+int reduce_new_runs_python(FcState *st, PyObject *func, PyObject *args);
+int reduce_state_runs_python(FcState *st, PyObject *y, PyObject *state);
 
 /* y.append(item) / y[key] = value, as _reconstruct spells them.
  * Both return 0 or -1; neither steals. */

@@ -118,7 +118,8 @@ typedef struct {
     /* Interned strings. */
     PyObject *s_deepcopy, *s_copy, *s_reduce_ex, *s_reduce, *s_setstate,
         *s_dict, *s_update, *s_append, *s_get, *s_replace, *s_name,
-        *s_class, *s_items, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
+        *s_class, *s_items, *s_getstate, *s_getnewargs, *s_getnewargs_ex,
+        *s_new;
     PyObject *int4;               /* the int 4 */
     PyObject *nil;                /* private sentinel for memo.get */
     PyTypeObject *method_type;    /* types.MethodType */
@@ -128,6 +129,10 @@ typedef struct {
     PyTypeObject *uuid_type;
     Py_ssize_t uuid_off_int, uuid_off_safe;
     PyObject *uuid_safe_type;
+    /* The known types of known.c once their module has been seen (strong;
+     * resolved once: repeating the module lookups after every dispatch-
+     * table rebuild grew interpreter memory on 3.13). */
+    PyObject *k_decimal, *k_fraction, *k_pattern, *k_enum, *k_uuid;
 } FcState;
 
 /* The strategy-cache slot of a type: Fibonacci hashing of its address. */
