@@ -95,6 +95,21 @@ is_function_named(PyTypeObject *tp, const char *name, const char *qualname,
     return ok;
 }
 
+/* Is getattr(tp, name) a method defined in C (_decimal's own; its type
+ * is immutable, static before 3.13 and a heap type since)? */
+static int
+is_c_method(PyTypeObject *tp, const char *name)
+{
+    PyObject *f = PyObject_GetAttrString((PyObject *)tp, name);
+    if (f == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int ok = Py_IS_TYPE(f, &PyMethodDescr_Type) && (tp->tp_flags & Py_TPFLAGS_IMMUTABLETYPE);
+    Py_DECREF(f);
+    return ok;
+}
+
 /* getattr(tp, name) is `want`?  (want NULL: absent) */
 static int
 attr_is(PyTypeObject *tp, const char *name, PyObject *want)
@@ -197,7 +212,7 @@ fc_known_strategy(FcState *st, PyTypeObject *tp)
 {
     /* __deepcopy__ returning self */
     if ((is_module_type(tp, &st->k_decimal, "decimal", "Decimal") &&
-         (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+         (is_c_method(tp, "__deepcopy__") ||
           is_function_named(tp, "__deepcopy__", "Decimal.__deepcopy__", "_pydecimal"))) ||
         (is_module_type(tp, &st->k_fraction, "fractions", "Fraction") &&
          is_function_named(tp, "__deepcopy__", "Fraction.__deepcopy__", "fractions")) ||
