@@ -286,7 +286,9 @@ emit_node(Builder *b, uint32_t old, size_t nref, uint32_t count, uint32_t aux)
     rec->count = count;
     rec->first = (uint32_t)b->nrefs;
     rec->aux = aux;
-    memcpy(b->refs + b->nrefs, b->stack + b->nstack - nref, nref * sizeof(uint32_t));
+    if (nref > 0) {      /* (with none, both arrays may still be NULL) */
+        memcpy(b->refs + b->nrefs, b->stack + b->nstack - nref, nref * sizeof(uint32_t));
+    }
     b->nrefs += nref;
     b->nstack -= nref;
     o->done = 1;
