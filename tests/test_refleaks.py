@@ -277,14 +277,6 @@ CASES = _cases()
 
 # a few cases are slow per call; they run fewer times (still >> the slack)
 SLOW = {"error-hook-chain-recursion": 10}
-# Cases whose first thousands of calls fill interpreter-side caches: each
-# patch("dispatch")/unpatch() rebuilds fastcopy's dispatch snapshot and
-# empties its per-type cache, and the re-classification of the test's types
-# after it makes some CPython cache grow in decreasing steps (traced growth
-# per 2,000 cycles measured on 3.11: 22.6 KB, 2.8 KB, 0.8 KB, 0.1 KB --
-# bounded, unlike a leak, which grows by the same amount every round; which
-# cache it is was not identified).  Warm those up longer.
-WARMUP_FOR = {"patch-unpatch": 6000}
 
 
 def _snapshot(watch: list[Any]) -> tuple[list[int], int, int]:
@@ -296,7 +288,7 @@ def _snapshot(watch: list[Any]) -> tuple[list[int], int, int]:
 def test_stable_references_objects_and_memory(name: str) -> None:
     call, watch = CASES[name]
     calls = max(CALLS // SLOW.get(name, 1), MAX_OBJECTS_DELTA * 20)
-    warmup = WARMUP_FOR.get(name, max(WARMUP // SLOW.get(name, 1), 10))
+    warmup = max(WARMUP // SLOW.get(name, 1), 10)
     tracemalloc.start()
     try:
         for _ in range(warmup):
