@@ -208,6 +208,10 @@ def main(argv: list[str]) -> int:
                 mode += f" with {preset[k]} changed"
     if not worker and "-v" not in rest and "--verbose" not in rest and "-q" not in rest:
         rest = rest + ["--quiet"]
+    if not worker and os.environ.get("LD_PRELOAD") and "--inherit-environ" not in given:
+        # pyperf starts workers with a filtered environment; a preloaded
+        # runtime (the sanitizer build's ASan/UBSan) must reach them too
+        rest = rest + ["--inherit-environ=LD_PRELOAD,ASAN_OPTIONS,UBSAN_OPTIONS,PYTHONMALLOC"]
     # pyperf's own -o refuses an existing file; ours replaces it
     args = runner.parse_args(rest)
 
