@@ -457,6 +457,27 @@ strategy_attr_is(PyTypeObject *tp, PyObject *name, PyObject *want)
  * __getstate__ from object, defines no __getnewargs(_ex)__ and no
  * __deepcopy__, and has no copyreg reducer.  Instance attributes that
  * shadow these names are checked per object by the caller. */
+/* Does tp take its state and constructor arguments from object's
+ * protocol: __getstate__ inherited from object (absent before 3.11), no
+ * __getnewargs_ex__, no __getnewargs__?  1 yes, 0 no, -1 error. */
+static int
+strategy_default_state(FcState *st, PyTypeObject *tp)
+{
+    PyObject *getstate = st->obj_getstate == Py_None ? NULL : st->obj_getstate;
+    struct { PyObject *name, *want; } checks[] = {
+        {st->s_getstate, getstate},
+        {st->s_getnewargs_ex, NULL},
+        {st->s_getnewargs, NULL},
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        int ok = strategy_attr_is(tp, checks[i].name, checks[i].want);
+        if (ok <= 0) {
+            return ok;
+        }
+    }
+    return 1;
+}
+
 /* STRAT_SLOTS for a class with __slots__ and no __dict__ whose other
  * answers are object's (checked by the caller), or STRAT_GENERIC: the
  * stdlib's state is then (None, {name: getattr(x, name)}) over `names`
@@ -476,18 +497,13 @@ strategy_slots(FcState *st, PyTypeObject *tp, PyObject *names, FcTypeEntry *out)
     if (tp->tp_basicsize > expect) {
         return STRAT_GENERIC;
     }
-    PyObject *getstate = st->obj_getstate == Py_None ? NULL : st->obj_getstate;
-    struct { PyObject *name, *want; } checks[] = {
-        {st->s_getstate, getstate},
-        {st->s_getnewargs_ex, NULL},
-        {st->s_getnewargs, NULL},
-        {st->s_setstate, NULL},
-    };
-    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-        int ok = strategy_attr_is(tp, checks[i].name, checks[i].want);
-        if (ok <= 0) {
-            return ok < 0 ? -1 : STRAT_GENERIC;
-        }
+    int ok = strategy_default_state(st, tp);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_GENERIC;
+    }
+    ok = strategy_attr_is(tp, st->s_setstate, NULL);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_GENERIC;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
@@ -568,17 +584,9 @@ strategy_compute(FcState *st, PyTypeObject *tp, FcTypeEntry *out)
     if (!no_slots) {
         return STRAT_GENERIC;
     }
-    PyObject *getstate = st->obj_getstate == Py_None ? NULL : st->obj_getstate;
-    struct { PyObject *name, *want; } checks[] = {
-        {st->s_getstate, getstate},
-        {st->s_getnewargs_ex, NULL},
-        {st->s_getnewargs, NULL},
-    };
-    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-        ok = strategy_attr_is(tp, checks[i].name, checks[i].want);
-        if (ok <= 0) {
-            return ok < 0 ? -1 : STRAT_GENERIC;
-        }
+    ok = strategy_default_state(st, tp);
+    if (ok <= 0) {
+        return ok < 0 ? -1 : STRAT_GENERIC;
     }
 
     /* STRAT_PLAIN_DICT: y = object.__new__(cls) has an empty __dict__, so
