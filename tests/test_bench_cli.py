@@ -270,6 +270,23 @@ def test_verify_corpus_pickle_and_a_broken_peer(tmp_path):
 # --------------------------------------------------------------------------- counters and flamegraph
 
 
+_SANITIZED = any(os.path.basename(n).startswith(("libasan", "libubsan"))
+                 for n in os.environ.get("LD_PRELOAD", "").replace(":", " ").split())
+
+
+def test_counters_refuses_a_sanitizer_preload(tmp_path):
+    # The sanitize sessions preload the real ASan runtime; elsewhere a path that
+    # does not exist is enough (the loader warns and ignores it).
+    preload = os.environ.get("LD_PRELOAD") if _SANITIZED else "/nonexistent/libasan.so.8"
+    r = bench("counters", "--quick", "--source", "valgrind", "-w", "deepcopy_memo", "-n", "20", cwd=tmp_path,
+              env={"LD_PRELOAD": preload})
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "valgrind cannot count a process that preloads a sanitizer runtime" in r.stderr
+    assert "libasan" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(_SANITIZED, reason="valgrind cannot run a sanitizer-instrumented process; "
+                    "test_counters_refuses_a_sanitizer_preload checks the refusal")
 def test_counters_quick_valgrind_or_perf(tmp_path):
     assert shutil.which("valgrind") or shutil.which("perf"), "counters needs valgrind: apt-get install valgrind"
     out = ok(bench("counters", "--quick", "-w", "deepcopy_memo", "-n", "20", "--json", "c.json", cwd=tmp_path,

@@ -78,6 +78,16 @@ def perf_status() -> tuple[bool, str]:
     return True, "perf stat hardware events"
 
 
+_SANITIZER_RUNTIMES = ("libasan", "libubsan", "libtsan", "liblsan", "libmsan", "libhwasan")
+
+
+def _sanitizer_preload() -> str:
+    """The sanitizer runtimes named in LD_PRELOAD, comma-separated ('' if none)."""
+    names = os.environ.get("LD_PRELOAD", "").replace(":", " ").split()
+    found = [os.path.basename(n) for n in names if os.path.basename(n).startswith(_SANITIZER_RUNTIMES)]
+    return ", ".join(found)
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("FASTCOPY_PATCH", None)
@@ -251,6 +261,14 @@ def main(args: argparse.Namespace) -> int:
         if shutil.which("valgrind") is None:
             raise SystemExit("error: valgrind is not installed: apt-get install valgrind "
                              f"(needed because: {perf_why})")
+        preloaded = _sanitizer_preload()
+        if preloaded:
+            # valgrind and the sanitizer runtimes both replace malloc and map
+            # shadow memory; the process aborts under valgrind, and counts of
+            # an instrumented build would say nothing about the real one.
+            raise SystemExit(f"error: valgrind cannot count a process that preloads a sanitizer runtime "
+                             f"(LD_PRELOAD has {preloaded}); run counters from a normal build "
+                             "without LD_PRELOAD")
         desc = ("valgrind cachegrind (simulated caches and branch predictor; "
                 f"perf not used: {perf_why})")
     else:
