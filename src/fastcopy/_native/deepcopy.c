@@ -1291,7 +1291,21 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         Py_DECREF(y);
         return V_ERROR;
     }
-    if (n == 0) {
+    /* The leading items whose copy is themselves are copied here, with no
+     * frame (no Python code runs, so x cannot change meanwhile): a list of
+     * atoms is finished at once. */
+    Py_ssize_t i = 0;
+    if (c->fast_atoms) {
+        for (; i < n; i++) {
+            PyObject *v = PyList_GET_ITEM(x, i);
+            if (!fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+                break;
+            }
+            PyList_SET_ITEM(y, i, Py_NewRef(v));
+        }
+        Py_SET_SIZE(y, i);
+    }
+    if (i == n) {
         return elide ? visit_finished_elided(c, x, y, out)
                      : visit_finished(c, x, y, 1, out);
     }
@@ -1301,6 +1315,7 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     f->y = y;
+    f->i = i;
     if (elide && elided_frame_push(c, f) < 0) {
         return V_ERROR;
     }
@@ -1327,7 +1342,27 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     /* the stdlib creates its items() iterator after the memo store, which
      * may have changed x when x is the memo itself */
     Py_ssize_t n = PyDict_GET_SIZE(x);
-    if (n == 0) {
+    /* DICT_PATCH: the leading items whose key is a str/int/float/bool/None
+     * and whose value is atomic are already right in y; skip them here,
+     * with no frame (no Python code runs meanwhile).  A dict of atoms is
+     * finished at once. */
+    Py_ssize_t pos = 0, left = n;
+    if (patch) {
+        for (;;) {
+            Py_ssize_t at = pos;
+            PyObject *k, *v;
+            if (!PyDict_Next(x, &pos, &k, &v)) {
+                break;
+            }
+            if (!fc_is_hot_atomic(c->st, Py_TYPE(k)) ||
+                !fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+                pos = at;
+                break;
+            }
+            left--;
+        }
+    }
+    if (left == 0) {
         return elide ? visit_finished_elided(c, x, y, out)
                      : visit_finished(c, x, y, 1, out);
     }
@@ -1342,7 +1377,9 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     }
     f->phase = patch ? DICT_PATCH : DICT_EXACT;
     c->npatch += patch;
-    f->n = f->n2 = n;
+    f->i = pos;
+    f->n = n;
+    f->n2 = left;
     return V_PUSHED;
 }
 
