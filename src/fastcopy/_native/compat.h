@@ -149,9 +149,10 @@ fc_can_set_dict(PyTypeObject *tp)
 
 /* Critical sections (3.13+): on a free-threaded build they lock a
  * per-object mutex; on a GIL build, and before 3.13, they are plain blocks.
- * fastcopy uses them only for its own shared state (the module state's
- * dispatch-table snapshot and the per-type strategy cache); see "Threads
- * and free-threading" in docs/design.md for what is and is not covered. */
+ * fastcopy takes them to serialise dispatch-table rebuilds (on the copy
+ * module's dict) and to read objects other threads may change (a dict's
+ * keys, an instance's slots, a bytearray's buffer); see "Threads and
+ * free-threading" in docs/design.md for what is and is not covered. */
 #if FC_PY313_PLUS
 #define FC_BEGIN_CRITICAL_SECTION(op) Py_BEGIN_CRITICAL_SECTION(op)
 #define FC_END_CRITICAL_SECTION() Py_END_CRITICAL_SECTION()
