@@ -14,6 +14,38 @@
 #define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
 #define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
 
+/* Free-threaded CPython (3.13t+, built with --disable-gil, which defines
+ * Py_GIL_DISABLED in pyconfig.h).  Everything written for it is under
+ * #ifdef Py_GIL_DISABLED or behind the FC_FT_* macros below, which expand
+ * to exactly the old code on builds with a GIL; FC_FREE_THREADED is a
+ * compile-time constant, so `!FC_FREE_THREADED && cond` is `cond` there.
+ * See "Threads and free-threading" in docs/design.md. */
+#ifdef Py_GIL_DISABLED
+#define FC_FREE_THREADED 1
+#include <stdatomic.h>
+#else
+#define FC_FREE_THREADED 0
+#endif
+
+/* FC_LOAD(field) / FC_STORE(field, value): an object-pointer field of shared state
+ * (the module state's dispatch-table snapshot, lazily resolved objects)
+ * that another thread may replace while it is read.  Free-threaded: C11
+ * acquire/release atomics on the field, through a cast to the _Atomic type
+ * of the same size -- what CPython's own Include/cpython/pyatomic_std.h does
+ * for its _Py_atomic_* functions, which are not public API.  FC_LOAD gives
+ * a void * there (converted implicitly on assignment).  GIL builds: plain
+ * accesses (the GIL orders them). */
+#ifdef Py_GIL_DISABLED
+#define FC_LOAD(field) \
+    atomic_load_explicit((_Atomic(void *) *)(void *)&(field), memory_order_acquire)
+#define FC_STORE(field, value) \
+    atomic_store_explicit((_Atomic(void *) *)(void *)&(field), (void *)(value), \
+                          memory_order_release)
+#else
+#define FC_LOAD(field) (field)
+#define FC_STORE(field, value) ((field) = (value))
+#endif
+
 /* Dict watchers (PEP-less public API since 3.12) tell us when
  * copy._deepcopy_dispatch & co. change.  Before 3.12 we compare the dicts'
  * ma_version_tag instead: a field of the public (non-limited) PyDictObject
@@ -71,7 +103,12 @@ fc_dict_version(PyObject *dict)
 static inline unsigned int
 fc_type_tag(PyTypeObject *tp)
 {
-#if FC_PY312_PLUS
+#if defined(Py_GIL_DISABLED)
+    /* another thread may be modifying the type (CPython stores the tag
+     * with a relaxed atomic store on these builds) */
+    return atomic_load_explicit((_Atomic(unsigned int) *)&tp->tp_version_tag,
+                                memory_order_relaxed);
+#elif FC_PY312_PLUS
     return tp->tp_version_tag;
 #else
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
@@ -112,9 +149,10 @@ fc_can_set_dict(PyTypeObject *tp)
 
 /* Critical sections (3.13+): on a free-threaded build they lock a
  * per-object mutex; on a GIL build, and before 3.13, they are plain blocks.
- * fastcopy uses them only for its own shared state (the module state's
- * dispatch-table snapshot and the per-type strategy cache); see "Threads
- * and free-threading" in docs/design.md for what is and is not covered. */
+ * fastcopy takes them to serialise dispatch-table rebuilds (on the copy
+ * module's dict) and to read objects other threads may change (a dict's
+ * keys, an instance's slots, a bytearray's buffer); see "Threads and
+ * free-threading" in docs/design.md for what is and is not covered. */
 #if FC_PY313_PLUS
 #define FC_BEGIN_CRITICAL_SECTION(op) Py_BEGIN_CRITICAL_SECTION(op)
 #define FC_END_CRITICAL_SECTION() Py_END_CRITICAL_SECTION()

@@ -159,7 +159,7 @@ copier_update_fast_atoms(Copier *c)
     /* Before 3.14 the memo is consulted before the atomic check, so atoms
      * may skip it only when nobody else can have written to the memo. */
     c->fast_atoms = c->st->atomic_first ||
-                    (c->mode == MEMO_NATIVE && c->st->deep_overrides == NULL);
+                    (c->mode == MEMO_NATIVE && FC_LOAD(c->st->deep_overrides) == NULL);
     c->fast_hot = c->fast_atoms && c->st->hot_atomic;
 #ifdef Py_GIL_DISABLED
     c->elide = 0;    /* reference counts are not a sound test there */
@@ -606,6 +606,11 @@ frame_pop(Copier *c)
 static inline int
 list_append_steal(PyObject *list, PyObject *v)
 {
+#ifdef Py_GIL_DISABLED
+    if (v == NULL) {
+        return 0;      /* visit_list_item: the item was gone */
+    }
+#endif
     Py_ssize_t n = PyList_GET_SIZE(list);
     if (n < FC_LIST_ALLOCATED(list)) {
         PyList_SET_ITEM(list, n, v);
@@ -660,6 +665,29 @@ visit_child(Copier *c, PyObject *x, PyObject **out)
     return v;
 }
 
+/* visit_child(list[i]) for a list other threads may change.  Free-threaded
+ * builds: the item is fetched as a strong reference; if the list shrank
+ * since the caller's size check, *out is NULL with V_DONE (nothing to
+ * append; the caller's loop then sees the new size, as `for a in x`
+ * would).  GIL builds: the item is borrowed, as it always was. */
+#ifdef Py_GIL_DISABLED
+static inline VisitResult
+visit_list_item(Copier *c, PyObject *list, Py_ssize_t i, PyObject **out)
+{
+    PyObject *x = PyList_GetItemRef(list, i);
+    if (x == NULL) {
+        PyErr_Clear();
+        *out = NULL;
+        return V_DONE;
+    }
+    VisitResult v = visit_child(c, x, out);
+    Py_DECREF(x);
+    return v;
+}
+#else
+#define visit_list_item(c, list, i, out) visit_child((c), PyList_GET_ITEM((list), (i)), (out))
+#endif
+
 static StepResult
 step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -670,7 +698,7 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     /* for a in x: append(deepcopy(a, memo))  -- x may change meanwhile */
     while (f->i < PyList_GET_SIZE(f->x)) {
         PyObject *r;
-        VisitResult v = visit_child(c, PyList_GET_ITEM(f->x, f->i++), &r);
+        VisitResult v = visit_list_item(c, f->x, f->i++, &r);
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
@@ -753,7 +781,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     }
     for (;;) {
         PyObject *key, *value;
-        int more = fc_dict_next(f->x, &f->i, f->n, &f->n2, &key, &value);
+        int more = FC_DICT_NEXT(f->x, &f->i, f->n, &f->n2, &key, &value, &f->d, &f->c);
         if (more <= 0) {
             if (more < 0) {
                 return S_ERROR;
@@ -1328,7 +1356,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     /* Optimistically DICT_PATCH (see step_dict) when the memo is native and
      * atoms need no memo lookup; the first key that is not a str, int,
      * float, bool or None switches the frame to DICT_EXACT. */
-    int patch = c->mode == MEMO_NATIVE && c->fast_atoms && c->st->hot_atomic &&
+    int patch = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_atoms && c->st->hot_atomic &&
                 PyDict_GET_SIZE(x) > 0;
     PyObject *y = patch ? PyDict_Copy(x) : PyDict_New();
     if (y == NULL) {
@@ -1501,7 +1529,7 @@ plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
     if (*dict == NULL) {
         return -1;
     }
-    if (PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
+    if (!FC_FREE_THREADED && PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
         PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
         Py_ssize_t pos = 0;
         PyObject *k, *v;
@@ -1606,6 +1634,7 @@ visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
         c->slcap = ncap;
     }
     Py_ssize_t base = c->nsl, n = 0;
+    FC_BEGIN_CRITICAL_SECTION(x);   /* the lock setattr takes on free-threaded builds */
     for (int k = 0; k < e->nslots; k++) {
         PyObject *v = *(PyObject **)((char *)x + e->slot_off[k]);
         if (v != NULL) {
@@ -1615,6 +1644,7 @@ visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
             n++;
         }
     }
+    FC_END_CRITICAL_SECTION();
     PyObject *noargs = PyTuple_New(0), *y = NULL;
     if (noargs != NULL) {
         y = tp->tp_new(tp, noargs, NULL);
@@ -1679,9 +1709,10 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
 
     /* copier = _deepcopy_dispatch.get(cls) */
     int in_dispatch = 1;
-    if (st->deep_overrides != NULL) {
+    PyObject *overrides = FC_LOAD(st->deep_overrides);
+    if (overrides != NULL) {
         PyObject *copier;
-        rc = fc_dict_getitem(st->deep_overrides, (PyObject *)tp, &copier);
+        rc = fc_dict_getitem(overrides, (PyObject *)tp, &copier);
         if (rc < 0) {
             return V_ERROR;
         }
@@ -1732,8 +1763,10 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
             return visit_set(c, x);
         }
         if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
+            FC_BEGIN_CRITICAL_SECTION(x);
             y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
                                               PyByteArray_GET_SIZE(x));
+            FC_END_CRITICAL_SECTION();
             return visit_finished(c, x, y, 0, out);
         }
     }
@@ -1871,7 +1904,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         return NULL;
     }
     int native = (memo == NULL || memo == Py_None);
-    if (native && st->deep_overrides == NULL &&
+    if (native && FC_LOAD(st->deep_overrides) == NULL &&
         fc_is_deep_atomic(st, Py_TYPE(x))) {
         return Py_NewRef(x);
     }

@@ -96,7 +96,15 @@ dispatch_list(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) {
+#ifdef Py_GIL_DISABLED
+        PyObject *a = PyList_GetItemRef(x, i);   /* strong, or gone */
+        if (a == NULL) {
+            PyErr_Clear();
+            break;                               /* `for a in x` ends */
+        }
+#else
         PyObject *a = Py_NewRef(PyList_GET_ITEM(x, i));
+#endif
         PyObject *c = dispatch_call(deepcopy, a, memo);
         Py_DECREF(a);
         if (c == NULL || PyList_Append(y, c) < 0) {
@@ -128,9 +136,10 @@ dispatch_dict(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     }
     Py_ssize_t pos = 0, used = PyDict_GET_SIZE(x), left = used;
-    PyObject *key, *value;
+    PyObject *key, *value, *hold_key = NULL, *hold_value = NULL;
     for (;;) {
-        int more = fc_dict_next(x, &pos, used, &left, &key, &value);
+        /* (free-threaded: key and value held strongly, see dictiter.h) */
+        int more = FC_DICT_NEXT(x, &pos, used, &left, &key, &value, &hold_key, &hold_value);
         if (more <= 0) {
             if (more < 0) {
                 goto error;
@@ -150,8 +159,12 @@ dispatch_dict(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
             goto error;
         }
     }
+    Py_XDECREF(hold_key);      /* NULL on GIL builds */
+    Py_XDECREF(hold_value);
     return y;
 error:
+    Py_XDECREF(hold_key);
+    Py_XDECREF(hold_value);
     Py_DECREF(y);
     return NULL;
 }

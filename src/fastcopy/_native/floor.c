@@ -51,8 +51,12 @@ floor_one(PyObject *c)
         return PySet_New(c);
     }
     if (PyByteArray_Check(c)) {
-        return PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(c),
-                                             PyByteArray_GET_SIZE(c));
+        PyObject *y;
+        FC_BEGIN_CRITICAL_SECTION(c);   /* its buffer may be resized */
+        y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(c),
+                                          PyByteArray_GET_SIZE(c));
+        FC_END_CRITICAL_SECTION();
+        return y;
     }
     PyErr_Format(PyExc_TypeError,
                  "_alloc_floor: unsupported container type %.200s "
@@ -81,8 +85,16 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
      * copied and re-check the length on every step. */
     Py_ssize_t i = 0;
     for (; i < n && i < PyList_GET_SIZE(containers); i++) {
+#ifdef Py_GIL_DISABLED
+        PyObject *c = PyList_GetItemRef(containers, i);   /* strong, or gone */
+        if (c == NULL) {
+            PyErr_Clear();
+            break;
+        }
+#else
         PyObject *c = PyList_GET_ITEM(containers, i);
         Py_INCREF(c);
+#endif
         PyObject *copy = floor_one(c);
         Py_DECREF(c);
         if (copy == NULL) {

@@ -57,10 +57,31 @@ module_attr(const char *mod, const char *name)
 static PyObject *
 known_get(PyObject **slot, const char *mod, const char *name)
 {
+#ifdef Py_GIL_DISABLED
+    /* several threads may resolve it at once: the first to publish wins,
+     * the others drop theirs (the same object, or an equally valid one) */
+    PyObject *cur = FC_LOAD(*slot);
+    if (cur == NULL) {
+        PyObject *v = module_attr(mod, name);
+        if (v == NULL) {
+            return NULL;
+        }
+        void *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(
+                (_Atomic(void *) *)(void *)slot, &expected, (void *)v,
+                memory_order_acq_rel, memory_order_acquire)) {
+            return v;
+        }
+        Py_DECREF(v);
+        cur = expected;
+    }
+    return cur;
+#else
     if (*slot == NULL) {
         *slot = module_attr(mod, name);
     }
     return *slot;
+#endif
 }
 
 static int
@@ -126,10 +147,11 @@ attr_is(PyTypeObject *tp, const char *name, PyObject *want)
 static int
 in_copyreg(FcState *st, PyTypeObject *tp)
 {
-    if (!PyDict_CheckExact(st->dispatch_table)) {
+    PyObject *table = FC_LOAD(st->dispatch_table);   /* one snapshot */
+    if (!PyDict_CheckExact(table)) {
         return 1;
     }
-    return PyDict_Contains(st->dispatch_table, (PyObject *)tp);
+    return PyDict_Contains(table, (PyObject *)tp);
 }
 
 static int
@@ -172,28 +194,45 @@ known_uuid(FcState *st, PyTypeObject *tp)
         Py_XDECREF(safe);
         return 0;
     }
+#ifdef Py_GIL_DISABLED
+    /* Several threads may get here at once (with the same answers: tp is
+     * the one uuid.UUID resolved by known_get).  The swap keeps the old
+     * SafeUUID's release single; the type and offsets are only ever set
+     * to these same values, before the (thread-local) cache entry that
+     * leads fc_known_copy to read them. */
+    PyObject *old_safe = atomic_exchange_explicit(
+        (_Atomic(void *) *)(void *)&st->uuid_safe_type, (void *)safe, memory_order_acq_rel);
+    Py_XDECREF(old_safe);
+    atomic_store_explicit((_Atomic(Py_ssize_t) *)&st->uuid_off_int, off_int, memory_order_relaxed);
+    atomic_store_explicit((_Atomic(Py_ssize_t) *)&st->uuid_off_safe, off_safe, memory_order_relaxed);
+    FC_STORE(st->uuid_type, tp);
+#else
     Py_XSETREF(st->uuid_safe_type, safe);
     st->uuid_type = tp;
     st->uuid_off_int = off_int;
     st->uuid_off_safe = off_safe;
+#endif
     return STRAT_UUID;
 }
 
 static int
 known_datetime(FcState *st, PyTypeObject *tp)
 {
-    if (PyDateTimeAPI == NULL) {
+    /* (free-threaded builds: threads may race to set it, all to the same
+     * capsule pointer; FC_LOAD/FC_STORE keep that a clean atomic store) */
+    if (FC_LOAD(PyDateTimeAPI) == NULL) {
         PyObject *modules = PyImport_GetModuleDict();
         if (PyDict_GetItemString(modules, "datetime") == NULL) {
             return 0;
         }
-        PyDateTimeAPI = (PyDateTime_CAPI *)PyCapsule_Import(PyDateTime_CAPSULE_NAME, 0);
-        if (PyDateTimeAPI == NULL) {
+        PyDateTime_CAPI *got = (PyDateTime_CAPI *)PyCapsule_Import(PyDateTime_CAPSULE_NAME, 0);
+        if (got == NULL) {
             PyErr_Clear();
             return 0;
         }
+        FC_STORE(PyDateTimeAPI, got);
     }
-    PyDateTime_CAPI *api = PyDateTimeAPI;
+    PyDateTime_CAPI *api = FC_LOAD(PyDateTimeAPI);
     if (tp != api->DateType && tp != api->DateTimeType && tp != api->TimeType &&
         tp != api->DeltaType) {
         return 0;
@@ -256,10 +295,14 @@ shadows_deepcopy(FcState *st, PyObject *x)
     int shadow = !PyDict_CheckExact(dict);
     Py_ssize_t pos = 0;
     PyObject *k, *v;
+    /* the dict's lock on free-threaded builds: the keys are borrowed (the
+     * comparisons, of exact strs only, run no code) */
+    FC_BEGIN_CRITICAL_SECTION(dict);
     while (!shadow && PyDict_Next(dict, &pos, &k, &v)) {
         shadow = !PyUnicode_CheckExact(k) || k == st->s_deepcopy ||
                  PyUnicode_Compare(k, st->s_deepcopy) == 0;
     }
+    FC_END_CRITICAL_SECTION();
     Py_DECREF(dict);
     return shadow;
 }
@@ -276,7 +319,7 @@ fc_known_copy(FcState *st, PyObject *x, int strategy, int exact_memo, PyObject *
         return 1;
     }
     if (strategy == STRAT_DATETIME) {
-        PyDateTime_CAPI *api = PyDateTimeAPI;
+        PyDateTime_CAPI *api = FC_LOAD(PyDateTimeAPI);
         PyTypeObject *tp = Py_TYPE(x);
         if (tp == api->DeltaType) {
             *y = api->Delta_FromDelta(PyDateTime_DELTA_GET_DAYS(x), PyDateTime_DELTA_GET_SECONDS(x),
@@ -311,9 +354,40 @@ fc_known_copy(FcState *st, PyObject *x, int strategy, int exact_memo, PyObject *
     }
     if (strategy == STRAT_UUID) {
         PyTypeObject *tp = Py_TYPE(x);
-        if (exact_memo || tp != st->uuid_type) {
+        if (exact_memo || tp != FC_LOAD(st->uuid_type)) {
             return 0;
         }
+#ifdef Py_GIL_DISABLED
+        /* setattr on a member slot takes x's lock on free-threaded builds:
+         * read both under it, with references of our own */
+        Py_ssize_t off_int = atomic_load_explicit(
+            (_Atomic(Py_ssize_t) *)&st->uuid_off_int, memory_order_relaxed);
+        Py_ssize_t off_safe = atomic_load_explicit(
+            (_Atomic(Py_ssize_t) *)&st->uuid_off_safe, memory_order_relaxed);
+        PyObject *v_int, *v_safe;
+        Py_BEGIN_CRITICAL_SECTION(x);
+        v_int = Py_XNewRef(*(PyObject **)((char *)x + off_int));
+        v_safe = Py_XNewRef(*(PyObject **)((char *)x + off_safe));
+        Py_END_CRITICAL_SECTION();
+        if (v_int == NULL || v_safe == NULL || !PyLong_CheckExact(v_int) ||
+            (PyObject *)Py_TYPE(v_safe) != FC_LOAD(st->uuid_safe_type)) {
+            Py_XDECREF(v_int);
+            Py_XDECREF(v_safe);
+            return 0;
+        }
+        PyObject *noargs = PyTuple_New(0);
+        PyObject *r = noargs == NULL ? NULL : tp->tp_new(tp, noargs, NULL);
+        Py_XDECREF(noargs);
+        if (r == NULL) {
+            Py_DECREF(v_int);
+            Py_DECREF(v_safe);
+            return -1;
+        }
+        PyObject **slot_int = (PyObject **)((char *)r + off_int);
+        PyObject **slot_safe = (PyObject **)((char *)r + off_safe);
+        Py_XSETREF(*slot_int, v_int);
+        Py_XSETREF(*slot_safe, v_safe);
+#else
         PyObject *v_int = *(PyObject **)((char *)x + st->uuid_off_int);
         PyObject *v_safe = *(PyObject **)((char *)x + st->uuid_off_safe);
         if (v_int == NULL || v_safe == NULL || !PyLong_CheckExact(v_int) ||
@@ -333,6 +407,7 @@ fc_known_copy(FcState *st, PyObject *x, int strategy, int exact_memo, PyObject *
         PyObject **slot_safe = (PyObject **)((char *)r + st->uuid_off_safe);
         Py_XSETREF(*slot_int, Py_NewRef(v_int));
         Py_XSETREF(*slot_safe, Py_NewRef(v_safe));
+#endif
         *y = r;
         return 1;
     }

@@ -23,8 +23,37 @@
 
 #if FC_HAS_DICT_WATCHERS
 /* Bumped by the watcher on any change to a watched dict.  Shared by all
- * module instances: a spurious bump only costs one recomputation. */
+ * module instances: a spurious bump only costs one recomputation.
+ * Free-threaded builds: the watcher runs in whichever thread changed the
+ * dict, so the counter is atomic (as are the state's copy of it and
+ * `synced`, read by fc_state_sync outside the rebuild lock). */
+#ifdef Py_GIL_DISABLED
+static _Atomic(unsigned long) fc_generation = 1;
+#define FC_GENERATION() atomic_load_explicit(&fc_generation, memory_order_acquire)
+#define FC_SEEN_GENERATION(st) \
+    atomic_load_explicit((_Atomic(unsigned long) *)&(st)->seen_generation, memory_order_acquire)
+#define FC_SET_SEEN_GENERATION(st, g) \
+    atomic_store_explicit((_Atomic(unsigned long) *)&(st)->seen_generation, (g), memory_order_release)
+#else
 static unsigned long fc_generation = 1;
+#define FC_GENERATION() fc_generation
+#define FC_SEEN_GENERATION(st) ((st)->seen_generation)
+#define FC_SET_SEEN_GENERATION(st, g) ((st)->seen_generation = (g))
+#endif
+#endif
+
+#ifdef Py_GIL_DISABLED
+#define FC_SYNCED(st) atomic_load_explicit((_Atomic(int) *)&(st)->synced, memory_order_acquire)
+#define FC_SET_SYNCED(st, v) \
+    atomic_store_explicit((_Atomic(int) *)&(st)->synced, (v), memory_order_release)
+/* Process-wide source of the strategy caches' epochs (state.h). */
+static _Atomic(uint64_t) fc_epochs = 1;
+#else
+#define FC_SYNCED(st) ((st)->synced)
+#define FC_SET_SYNCED(st, v) ((st)->synced = (v))
+#endif
+
+#if FC_HAS_DICT_WATCHERS
 
 static int
 state_watch_cb(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
@@ -34,7 +63,11 @@ state_watch_cb(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
     (void)dict;
     (void)key;
     (void)new_value;
+#ifdef Py_GIL_DISABLED
+    atomic_fetch_add_explicit(&fc_generation, 1, memory_order_acq_rel);
+#else
     fc_generation++;
+#endif
     return 0;
 }
 #endif
@@ -45,9 +78,20 @@ state_watch_cb(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
 static PyObject *
 state_diff(PyObject *current, PyObject *expected)
 {
+#ifdef Py_GIL_DISABLED
+    /* current is a dict of the copy module other threads may change:
+     * walk a snapshot of it (PyDict_Copy takes the dict's lock) */
+    current = PyDict_Copy(current);
+    if (current == NULL) {
+        return NULL;
+    }
+#define FC_DIFF_RETURN(v) do { Py_DECREF(current); return (v); } while (0)
+#else
+#define FC_DIFF_RETURN(v) return (v)
+#endif
     PyObject *out = PyDict_New();
     if (out == NULL) {
-        return NULL;
+        FC_DIFF_RETURN(NULL);
     }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -69,12 +113,13 @@ state_diff(PyObject *current, PyObject *expected)
     }
     if (PyDict_GET_SIZE(out) == 0) {
         Py_DECREF(out);
-        return Py_NewRef(Py_None);
+        FC_DIFF_RETURN(Py_NewRef(Py_None));
     }
-    return out;
+    FC_DIFF_RETURN(out);
 error:
     Py_DECREF(out);
-    return NULL;
+    FC_DIFF_RETURN(NULL);
+#undef FC_DIFF_RETURN
 }
 
 /* copy.<name>, which must be a dict.  New reference or NULL. */
@@ -127,7 +172,7 @@ state_rebuild(FcState *st)
         st->set_reduced = st->frozenset_reduced = st->bytearray_reduced = 1;
     }
 #if FC_HAS_DICT_WATCHERS
-    st->seen_generation = fc_generation;
+    FC_SET_SEEN_GENERATION(st, FC_GENERATION());
     if (PyDict_Watch(st->watcher_id, st->copy_dict) < 0 ||
         PyDict_Watch(st->watcher_id, deep) < 0 ||
         PyDict_Watch(st->watcher_id, shallow) < 0 ||
@@ -135,6 +180,42 @@ state_rebuild(FcState *st)
         goto error;
     }
 #endif
+#ifdef Py_GIL_DISABLED
+    /* Copies running in other threads read these fields without a lock
+     * (FC_LOAD) and use what they read without a reference of their own,
+     * so nothing replaced here may be freed while one of them could still
+     * hold it.  Instead of a reclamation scheme, a replaced object is kept
+     * in st->retired until the module is cleared: a rebuild retires only
+     * what it actually replaced (the dispatch dicts are normally the same
+     * objects, changed in place) and the override dicts, which exist only
+     * while copy._deepcopy_dispatch or copy._copy_dispatch differ from
+     * the stdlib's.  The rebuild itself runs under the critical section
+     * of fc_state_sync, which also guards st->retired. */
+    if (st->retired == NULL && (st->retired = PyList_New(0)) == NULL) {
+        goto error;
+    }
+    {
+        PyObject *new_dover = dover == Py_None ? NULL : dover;
+        PyObject *new_sover = sover == Py_None ? NULL : sover;
+        PyObject *old[5] = {st->deep_dispatch, st->shallow_dispatch, st->dispatch_table,
+                            st->deep_overrides, st->shallow_overrides};
+        PyObject *now[5] = {deep, shallow, table, new_dover, new_sover};
+        for (int i = 0; i < 5; i++) {
+            if (old[i] != NULL && old[i] != now[i] &&
+                PyList_Append(st->retired, old[i]) < 0) {
+                goto error;
+            }
+        }
+        FC_STORE(st->deep_dispatch, deep);
+        FC_STORE(st->shallow_dispatch, shallow);
+        FC_STORE(st->dispatch_table, table);
+        FC_STORE(st->deep_overrides, Py_XNewRef(new_dover));
+        FC_STORE(st->shallow_overrides, Py_XNewRef(new_sover));
+        for (int i = 0; i < 5; i++) {
+            Py_XDECREF(old[i]);    /* st->retired holds the replaced ones */
+        }
+    }
+#else
     Py_XSETREF(st->deep_dispatch, deep);
     Py_XSETREF(st->shallow_dispatch, shallow);
     Py_XSETREF(st->dispatch_table, table);
@@ -142,6 +223,7 @@ state_rebuild(FcState *st)
     Py_CLEAR(st->shallow_overrides);
     st->deep_overrides = dover == Py_None ? NULL : Py_NewRef(dover);
     st->shallow_overrides = sover == Py_None ? NULL : Py_NewRef(sover);
+#endif
     Py_DECREF(dover);
     Py_DECREF(sover);
 #if !FC_HAS_DICT_WATCHERS
@@ -153,8 +235,15 @@ state_rebuild(FcState *st)
         st->seen_version[i] = st->seen_dicts[i] ? fc_dict_version(st->seen_dicts[i]) : 0;
     }
 #endif
+#ifdef Py_GIL_DISABLED
+    /* every thread's cache for st is stale from now on (state.h) */
+    atomic_store_explicit((_Atomic(uint64_t) *)&st->cache_epoch,
+                          atomic_fetch_add_explicit(&fc_epochs, 1, memory_order_relaxed) + 1,
+                          memory_order_release);
+#else
     memset(st->type_cache, 0, sizeof(st->type_cache));
-    st->synced = 1;
+#endif
+    FC_SET_SYNCED(st, 1);
     return 0;
 error:
     Py_XDECREF(deep);
@@ -169,7 +258,7 @@ int
 fc_state_sync(FcState *st)
 {
 #if FC_HAS_DICT_WATCHERS
-    if (st->synced && st->seen_generation == fc_generation) {
+    if (FC_SYNCED(st) && FC_SEEN_GENERATION(st) == FC_GENERATION()) {
         return 0;
     }
 #else
@@ -463,7 +552,12 @@ error:
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
     X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type) \
     X(k_decimal) X(k_fraction) X(k_pattern) X(k_enum) X(k_uuid) \
-    X(s_new)
+    X(s_new) FC_STATE_FT_OBJECTS(X)
+#ifdef Py_GIL_DISABLED
+#define FC_STATE_FT_OBJECTS(X) X(retired)
+#else
+#define FC_STATE_FT_OBJECTS(X)
+#endif
 
 static int
 mod_traverse(PyObject *m, visitproc visit, void *arg)
@@ -482,7 +576,7 @@ mod_clear(PyObject *m)
 #define CLEAR(f) Py_CLEAR(st->f);
     FC_STATE_OBJECTS(CLEAR)
 #undef CLEAR
-    st->synced = 0;
+    FC_SET_SYNCED(st, 0);
     return 0;
 }
 
@@ -694,12 +788,15 @@ static PyModuleDef_Slot mod_slots[] = {
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
 #endif
-#ifdef Py_mod_gil
-    /* Said explicitly: the engine reads lists and dicts being copied with
-     * borrowed references (PyList_GET_ITEM, PyDict_Next) that only the GIL
-     * keeps valid against other threads, so a free-threaded interpreter
-     * must re-enable the GIL when it imports fastcopy.  See "Threads and
-     * free-threading" in docs/design.md. */
+#if defined(Py_mod_gil) && defined(Py_GIL_DISABLED)
+    /* Free-threaded builds: the code paths that relied on the GIL take
+     * strong references, critical sections or atomics there (see "Threads
+     * and free-threading" in docs/design.md), so the interpreter need not
+     * re-enable the GIL when it imports fastcopy. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#elif defined(Py_mod_gil)
+    /* Builds with a GIL (3.13+ defines the slot everywhere): said, as it
+     * always was; the GIL is there anyway. */
     {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},

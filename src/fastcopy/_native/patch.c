@@ -22,9 +22,19 @@ typedef struct {
     FcState *st;
     vectorcallfunc original;
     int deep;
+#ifdef Py_GIL_DISABLED
+    int active;              /* patched now (see patch_remove) */
+#endif
 } PatchSlot;
 
-/* Process-wide: the stdlib function objects are process-wide too. */
+/* Process-wide: the stdlib function objects are process-wide too.
+ * patch()/unpatch() are serialised by _patch.py's lock; patch_call reads a
+ * slot without it.  Free-threaded builds: a call may be running
+ * patch_call in another thread while unpatch() restores the function, so
+ * patch_remove leaves the slot's fields as they are (only `active` goes
+ * to 0), and patching the same function again reuses its slot, writing
+ * the same values back (same function, same entry point, same module
+ * state unless the module itself was re-created). */
 static PatchSlot patch_slots[FC_PATCH_SLOTS];
 
 static PatchSlot *
@@ -87,10 +97,30 @@ patch_install(FcState *st, PyObject *func, int deep)
         PyErr_SetString(PyExc_TypeError, "fastcopy: can only patch a Python function");
         return -1;
     }
+#ifdef Py_GIL_DISABLED
+    PatchSlot *slot = patch_find(func);
+    if (slot != NULL) {
+        if (slot->active) {
+            return 0;
+        }
+    }
+    else {
+        slot = patch_find(NULL);
+        for (int i = 0; slot == NULL && i < FC_PATCH_SLOTS; i++) {
+            /* all taken: reuse one unpatched earlier (a call that raced
+             * with that unpatch and is still before its patch_find would
+             * then get the "lost its slot" SystemError, not a crash) */
+            if (!patch_slots[i].active) {
+                slot = &patch_slots[i];
+            }
+        }
+    }
+#else
     if (patch_find(func) != NULL) {
         return 0;
     }
     PatchSlot *slot = patch_find(NULL);
+#endif
     if (slot == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many patched functions");
         return -1;
@@ -99,6 +129,9 @@ patch_install(FcState *st, PyObject *func, int deep)
     slot->st = st;
     slot->deep = deep;
     slot->original = ((PyFunctionObject *)func)->vectorcall;
+#ifdef Py_GIL_DISABLED
+    slot->active = 1;
+#endif
     PyFunction_SetVectorcall((PyFunctionObject *)func, patch_call);
     return 0;
 #else
@@ -120,10 +153,18 @@ patch_remove(PyObject *func)
     if (slot == NULL || func == NULL) {
         return 0;
     }
+#ifdef Py_GIL_DISABLED
+    if (!slot->active) {
+        return 0;
+    }
+    PyFunction_SetVectorcall((PyFunctionObject *)func, slot->original);
+    slot->active = 0;     /* the rest stays for calls still in patch_call */
+#else
 #if FC_PY312_PLUS
     PyFunction_SetVectorcall((PyFunctionObject *)func, slot->original);
 #endif
     memset(slot, 0, sizeof(*slot));
+#endif
     return 0;
 }
 

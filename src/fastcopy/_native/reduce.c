@@ -14,10 +14,11 @@
 static int
 reduce_table_get(FcState *st, PyObject *cls, PyObject **reductor)
 {
-    if (PyDict_CheckExact(st->dispatch_table)) {
-        return fc_dict_getitem(st->dispatch_table, cls, reductor);
+    PyObject *table = FC_LOAD(st->dispatch_table);   /* one snapshot */
+    if (PyDict_CheckExact(table)) {
+        return fc_dict_getitem(table, cls, reductor);
     }
-    PyObject *r = PyObject_CallMethodObjArgs(st->dispatch_table, st->s_get, cls, NULL);
+    PyObject *r = PyObject_CallMethodObjArgs(table, st->s_get, cls, NULL);
     if (r == NULL) {
         *reductor = NULL;
         return -1;
@@ -535,13 +536,14 @@ strategy_compute(FcState *st, PyTypeObject *tp, FcTypeEntry *out)
     if (known != 0) {
         return known;
     }
+    PyObject *table = FC_LOAD(st->dispatch_table);   /* one snapshot */
     if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
-        tp->tp_getattro != PyObject_GenericGetAttr || !PyDict_Check(st->dispatch_table)) {
+        tp->tp_getattro != PyObject_GenericGetAttr || !PyDict_Check(table)) {
         return STRAT_GENERIC;
     }
     /* STRAT_REDUCE: no copyreg reducer, no __deepcopy__, __reduce_ex__
      * inherited from object, __reduce__ overridden. */
-    int in_table = PyDict_Contains(st->dispatch_table, (PyObject *)tp);
+    int in_table = PyDict_Contains(table, (PyObject *)tp);
     if (in_table != 0) {
         return in_table < 0 ? -1 : STRAT_GENERIC;
     }
@@ -624,19 +626,21 @@ strategy_compute(FcState *st, PyTypeObject *tp, FcTypeEntry *out)
     return STRAT_PLAIN;
 }
 
+#ifdef Py_GIL_DISABLED
+_Thread_local FcThreadCache fc_thread_cache;
+#endif
+
 int
 fc_type_strategy(FcState *st, PyTypeObject *tp)
 {
-    FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
+    /* the calling thread's cache on free-threaded builds (state.h), so no
+     * lock: nothing else reads or writes it */
+    FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
     int strategy = 0;
-    /* Free-threaded builds: an entry is read and written whole under the
-     * lock (nothing here calls Python code). */
-    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
     if (tag != 0 && e->type == tp && e->tag == tag) {
         strategy = e->strategy;
     }
-    FC_END_CRITICAL_SECTION();
     if (strategy > 0) {
         return strategy;
     }
@@ -659,9 +663,7 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
         made.type = tp;
         made.tag = tag;
         made.strategy = strategy;
-        FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
         *e = made;
-        FC_END_CRITICAL_SECTION();
     }
     else if (strategy == STRAT_SLOTS) {
         strategy = STRAT_GENERIC;    /* the layout must stay in the cache */

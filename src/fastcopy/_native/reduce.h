@@ -75,11 +75,12 @@ PyObject *reduce_shallow(FcState *st, PyObject *x, PyObject *rv);
 int fc_type_strategy(FcState *st, PyTypeObject *tp);
 
 /* The cache entry of tp, NULL when there is no valid one (never runs
- * code, never fails).  Valid until the next fc_type_strategy() call. */
+ * code, never fails).  Valid until the next fc_type_strategy() call (on
+ * free-threaded builds: the next one on this thread). */
 static inline const FcTypeEntry *
 fc_type_entry(const FcState *st, PyTypeObject *tp)
 {
-    const FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
+    const FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
     return (tag != 0 && e->type == tp && e->tag == tag) ? e : NULL;
 }
@@ -89,7 +90,7 @@ fc_type_entry(const FcState *st, PyTypeObject *tp)
 static inline int
 fc_type_strategy_cached(const FcState *st, PyTypeObject *tp)
 {
-    const FcTypeEntry *e = &st->type_cache[fc_type_slot(tp)];
+    const FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
     unsigned int tag = fc_type_tag(tp);
     return (tag != 0 && e->type == tp && e->tag == tag) ? e->strategy : 0;
 }

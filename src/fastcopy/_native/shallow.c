@@ -30,9 +30,10 @@ fc_copy(FcState *st, PyObject *x)
     int in_dispatch = 1;
 
     /* copier = _copy_dispatch.get(cls); if copier: return copier(x) */
-    if (st->shallow_overrides != NULL) {
+    PyObject *overrides = FC_LOAD(st->shallow_overrides);   /* one snapshot */
+    if (overrides != NULL) {
         PyObject *copier;
-        int rc = fc_dict_getitem(st->shallow_overrides, (PyObject *)tp, &copier);
+        int rc = fc_dict_getitem(overrides, (PyObject *)tp, &copier);
         if (rc < 0) {
             return NULL;
         }
@@ -63,8 +64,12 @@ fc_copy(FcState *st, PyObject *x)
             return PySet_New(x);
         }
         if (tp == &PyByteArray_Type) {
-            return PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
-                                                 PyByteArray_GET_SIZE(x));
+            PyObject *y;
+            FC_BEGIN_CRITICAL_SECTION(x);   /* its buffer may be resized */
+            y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
+                                              PyByteArray_GET_SIZE(x));
+            FC_END_CRITICAL_SECTION();
+            return y;
         }
     }
 

@@ -108,8 +108,15 @@ typedef struct {
 
     /* Per-type strategy cache, direct-mapped by address; an entry is valid
      * while the type's version tag is unchanged; emptied when the dispatch
-     * tables change. */
+     * tables change.  Free-threaded builds: one cache per thread instead
+     * (fc_type_cache below), and `cache_epoch` (atomic) says which dispatch
+     * tables a thread's cache was filled under. */
+#ifdef Py_GIL_DISABLED
+    uint64_t cache_epoch;
+    PyObject *retired;            /* objects a rebuild replaced (module.c) */
+#else
     FcTypeEntry type_cache[FC_TYPE_CACHE];
+#endif
     PyObject *obj_reduce_ex;      /* object.__reduce_ex__ */
     PyObject *obj_reduce;         /* object.__reduce__ */
     PyObject *obj_getstate;       /* object.__getstate__ (None before 3.11) */
@@ -142,6 +149,43 @@ fc_type_slot(const PyTypeObject *tp)
     return (size_t)(((uint64_t)(uintptr_t)tp * 0x9E3779B97F4A7C15ull) >> 56) &
            (FC_TYPE_CACHE - 1);
 }
+
+/* The per-type strategy cache of st for the calling thread.
+ *
+ * GIL builds: the one in the state.  Free-threaded builds: entries are
+ * several words (type, tag, strategy, slot layout) that must be read
+ * whole, and every visit of an instance reads one, so instead of a lock
+ * each thread has its own cache (thread-local, so never shared and never
+ * torn).  It belongs to one state and one epoch: a dispatch-table rebuild
+ * gives the state a new epoch (from a process-wide counter, so a state
+ * allocated where a freed one was never matches its epoch), and the next
+ * lookup on each thread then empties that thread's cache.  The price is
+ * that each thread computes a type's strategy once for itself. */
+#ifdef Py_GIL_DISABLED
+typedef struct {
+    const FcState *owner;
+    uint64_t epoch;
+    FcTypeEntry entries[FC_TYPE_CACHE];
+} FcThreadCache;
+
+extern _Thread_local FcThreadCache fc_thread_cache;   /* reduce.c */
+
+static inline FcTypeEntry *
+fc_type_cache(const FcState *st)
+{
+    uint64_t epoch = atomic_load_explicit((const _Atomic(uint64_t) *)&st->cache_epoch,
+                                          memory_order_acquire);
+    FcThreadCache *tc = &fc_thread_cache;
+    if (tc->owner != st || tc->epoch != epoch) {
+        memset(tc->entries, 0, sizeof(tc->entries));
+        tc->owner = st;
+        tc->epoch = epoch;
+    }
+    return tc->entries;
+}
+#else
+#define fc_type_cache(st) ((st)->type_cache)
+#endif
 
 /* Borrowed pointer to the state of a fastcopy module object. */
 static inline FcState *

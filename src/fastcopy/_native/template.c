@@ -368,15 +368,19 @@ b_visit(Builder *b, PyObject *x)
     }
     if (tp == &PyDict_Type) {
         /* children: key0, value0, key1, value1, ... (a snapshot) */
-        PyObject *seq = PyList_New(2 * PyDict_GET_SIZE(x));
-        if (seq == NULL) {
-            return -1;
-        }
+        PyObject *seq;
         Py_ssize_t pos = 0, j = 0;
         PyObject *k, *v;
-        while (PyDict_Next(x, &pos, &k, &v)) {
+        /* free-threaded builds: size and items read under the dict's lock */
+        FC_BEGIN_CRITICAL_SECTION(x);
+        seq = PyList_New(2 * PyDict_GET_SIZE(x));
+        while (seq != NULL && PyDict_Next(x, &pos, &k, &v)) {
             PyList_SET_ITEM(seq, j++, Py_NewRef(k));
             PyList_SET_ITEM(seq, j++, Py_NewRef(v));
+        }
+        FC_END_CRITICAL_SECTION();
+        if (seq == NULL) {
+            return -1;
         }
         return push_frame(b, x, FCD_DICT, seq, 0);
     }
@@ -396,8 +400,11 @@ b_visit(Builder *b, PyObject *x)
         return push_frame(b, x, tp == &PySet_Type ? FCD_SET : FCD_FROZENSET, seq, 0);
     }
     if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
-        PyObject *data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(x),
-                                                   PyByteArray_GET_SIZE(x));
+        PyObject *data;
+        FC_BEGIN_CRITICAL_SECTION(x);   /* its buffer may be resized */
+        data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(x),
+                                         PyByteArray_GET_SIZE(x));
+        FC_END_CRITICAL_SECTION();
         if (data == NULL) {
             return -1;
         }
@@ -518,7 +525,7 @@ b_finalize(Builder *b)
         }
     }
     PyMem_Free(indeg);
-    if (b->st->deep_overrides != NULL) {
+    if (FC_LOAD(b->st->deep_overrides) != NULL) {
         b->hflags |= FCD_HF_OVERRIDES;
     }
     if (!(b->hflags & (FCD_HF_HAS_PYTHON | FCD_HF_TUPLE_CYCLE |
@@ -554,9 +561,25 @@ b_build(Builder *b, FcState *st, PyObject *obj)
                                 "list changed size while it was being described");
                 return -1;
             }
+#ifdef Py_GIL_DISABLED
+            /* f->seq is the list being described itself for FCD_LIST
+             * (another thread may change it: a strong reference, or the
+             * size check's error when the item is gone); a private
+             * list or tuple otherwise */
+            PyObject *child = PyList_CheckExact(f->seq)
+                ? PyList_GetItemRef(f->seq, f->i)
+                : Py_NewRef(PySequence_Fast_GET_ITEM(f->seq, f->i));
+            if (child == NULL) {
+                PyErr_SetString(PyExc_RuntimeError,
+                                "list changed size while it was being described");
+                return -1;
+            }
+            f->i++;
+#else
             PyObject *child = PySequence_Fast_GET_ITEM(f->seq, f->i);
             f->i++;
             Py_INCREF(child);       /* Python code may run while visiting */
+#endif
             int rc = b_visit(b, child);
             Py_DECREF(child);
             if (rc < 0) {
@@ -904,7 +927,7 @@ t_replay_valid(TemplateObject *t, FcState *st)
     if (fc_state_sync(st) < 0) {
         return -1;
     }
-    if (st->deep_overrides != NULL ||
+    if (FC_LOAD(st->deep_overrides) != NULL ||
         (t->has_sets && (st->set_reduced || st->frozenset_reduced)) ||
         (t->has_bytearrays && st->bytearray_reduced)) {
         return 0;
