@@ -58,7 +58,7 @@ def make_suite(path, rows: dict[str, list[float]], metadata=None) -> None:
 # --------------------------------------------------------------------------- help and bad arguments
 
 
-@pytest.mark.parametrize("sub", ["run", "report", "compare", "counters", "flamegraph", "plot", "verify"])
+@pytest.mark.parametrize("sub", ["run", "report", "compare", "counters", "memory", "flamegraph", "plot", "verify"])
 def test_every_subcommand_has_help(sub):
     out = ok(bench(sub, "--help"))
     assert f"python -m fastcopy.bench {sub}" in out
@@ -80,6 +80,9 @@ def test_top_level_help_and_unknown_subcommand():
         (["run", "--quick", "--pickle", "/nonexistent.pkl"], "--pickle /nonexistent.pkl: no such file"),
         (["verify", "-w", "zzz"], "no workload matches 'zzz'"),
         (["counters", "-i", "nope"], "no implementation matches 'nope'"),
+        (["memory", "-i", "nope"], "no implementation matches 'nope'"),
+        (["memory", "-w", "zzz"], "no workload matches 'zzz'"),
+        (["memory", "--jobs", "0"], "--jobs must be at least 1"),
         (["compare", "/nonexistent.json"], "/nonexistent.json: no such file"),
         (["flamegraph", "-w", "zzz"], "unknown workload 'zzz'"),
         (["plot", "/nonexistent.json"], "/nonexistent.json: no such file"),
@@ -315,3 +318,133 @@ def test_flamegraph_quick_has_native_fastcopy_frames(tmp_path):
     text = (tmp_path / "fg" / "deepcopy_memo-fastcopy.svg").read_text()
     assert "(deepcopy.c:" in text and "fc_deepcopy" in text
     assert "fastcopy C functions" in out
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_memory_refuses_a_sanitizer_preload(tmp_path):
+    preload = os.environ.get("LD_PRELOAD") if _SANITIZED else "/nonexistent/libasan.so.8"
+    r = bench("memory", "--quick", "-w", "deepcopy_memo", cwd=tmp_path, env={"LD_PRELOAD": preload})
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "memory cannot measure a process that preloads a sanitizer runtime" in r.stderr
+    assert "libasan" in r.stderr and "Traceback" not in r.stderr
+
+
+_NO_SHIM = "the malloc shim cannot be preloaded beside a sanitizer runtime; test_memory_refuses_a_sanitizer_preload checks the refusal"
+
+
+def _containers_size(obj, seen=None) -> int:
+    """sys.getsizeof of every list/dict/tuple reachable from obj, once each."""
+    seen = set() if seen is None else seen
+    total, todo = 0, [obj]
+    while todo:
+        o = todo.pop()
+        if type(o) not in (list, dict, tuple) or id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        todo.extend(o.values() if type(o) is dict else o)
+    return total
+
+
+@pytest.mark.skipif(_SANITIZED, reason=_NO_SHIM)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory needs Linux with glibc")
+def test_memory_shim_counts_a_known_block(tmp_path):
+    from fastcopy.bench import memory
+
+    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shim = memory.shim_path()
+    code = textwrap.dedent("""
+        import ctypes, json
+        L = ctypes.CDLL(None)
+        for n in ("fcmem_current", "fcmem_peak", "fcmem_reset_peak"):
+            getattr(L, n).restype = ctypes.c_longlong
+        L.malloc.restype = L.realloc.restype = L.calloc.restype = ctypes.c_void_p
+        L.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        L.free.argtypes = [ctypes.c_void_p]
+        MB = 1 << 20
+        out = {}
+        b = L.fcmem_reset_peak()
+        p = L.malloc(10 * MB)
+        out["malloc"] = (L.fcmem_peak() - b, L.fcmem_current() - b)
+        p = L.realloc(ctypes.c_void_p(p), 20 * MB)
+        out["realloc"] = (L.fcmem_peak() - b, L.fcmem_current() - b)
+        L.free(ctypes.c_void_p(p))
+        out["free"] = (L.fcmem_peak() - b, L.fcmem_current() - b)
+        b = L.fcmem_reset_peak()
+        q = ctypes.c_void_p()
+        assert L.posix_memalign(ctypes.byref(q), 4096, 3 * MB) == 0
+        c = L.calloc(1024, 1024)
+        out["memalign+calloc"] = (L.fcmem_peak() - b, L.fcmem_current() - b)
+        L.free(q); L.free(ctypes.c_void_p(c))
+        out["freed"] = (L.fcmem_peak() - b, L.fcmem_current() - b)
+        print(json.dumps(out))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LD_PRELOAD": shim},
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    MB, slack = 1 << 20, 64 << 10
+    assert 10 * MB <= d["malloc"][0] < 10 * MB + slack and 10 * MB <= d["malloc"][1] < 10 * MB + slack
+    # a realloc that moves holds both blocks for a moment; one that grows in place does not
+    assert 20 * MB <= d["realloc"][0] < 30 * MB + slack and 20 * MB <= d["realloc"][1] < 20 * MB + slack
+    assert d["free"][0] >= 20 * MB and abs(d["free"][1]) < slack
+    assert 4 * MB <= d["memalign+calloc"][0] < 4 * MB + slack
+    assert d["freed"][0] >= 4 * MB and abs(d["freed"][1]) < slack
+
+
+@pytest.mark.skipif(_SANITIZED, reason=_NO_SHIM)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory needs Linux with glibc")
+def test_memory_quick_table_json_and_plausible_sizes(tmp_path):
+    from fastcopy.bench.workloads import make_large_flat, make_records
+
+    impls = ["stdlib", "fastcopy"] + (["copium"] if _has_copium() else [])
+    out = ok(bench("memory", "--quick", "-w", "records_1000", "large_flat", "-i", *impls, "--json", "m.json",
+                   cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache")}))
+    assert "records_1000:" in out and "large_flat:" in out and "vs copium" in out
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["impls"] == impls and data["workloads"] == ["records_1000", "large_flat"]
+    assert data["tracemalloc"] is False  # --quick skips the tracemalloc children
+    by = {(r["workload"], r["impl"]): r for r in data["results"]}
+    assert set(by) == {(w, i) for w in data["workloads"] for i in impls}
+    for r in by.values():
+        for k in ("peak", "retained", "transient", "kept", "c_stack", "allocs", "copies"):
+            assert isinstance(r[k], int) and r[k] >= 0, (k, r)
+        assert r["copies"] == 1 and len(r["items"]) == 1
+        assert r["peak"] >= r["retained"] > 0
+        assert r["vs_stdlib"] == pytest.approx(r["peak"] / by[(r["workload"], "stdlib")]["peak"])
+    # what fastcopy's copy retains is the copy: the containers' getsizeof, plus
+    # malloc's rounding, give or take the few bytes of the reading itself
+    for w, make in (("records_1000", make_records), ("large_flat", make_large_flat)):
+        expected = _containers_size(fastcopy.deepcopy(make()))
+        got = by[(w, "fastcopy")]["retained"]
+        assert 0.97 * expected <= got <= 1.15 * expected + 4096, (w, got, expected)
+    # the stdlib's memo dict and keep-alive list are freed when it returns: transient memory
+    assert by[("records_1000", "stdlib")]["transient"] > 50_000
+    if "copium" in impls:
+        mark = "✓" if by[("records_1000", "fastcopy")]["peak"] <= by[("records_1000", "copium")]["peak"] else "✗"
+        assert any(line.lstrip().startswith("fastcopy") and line.rstrip().endswith(mark) for line in out.splitlines())
+        assert "fastcopy peak <= copium peak:" in out
+
+
+def _has_copium() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("copium") is not None
+
+
+def test_memory_batch_workload_and_missing_peer(tmp_path):
+    if _SANITIZED:
+        pytest.skip(_NO_SHIM)
+    out = ok(bench("memory", "--quick", "-w", "deepcopy", "-i", "stdlib", "fastcopy", "nocopy",
+                   "--peer", "nocopy=no_such_module_xyz:deepcopy", "--json", "m.json", cwd=tmp_path,
+                   env={"XDG_CACHE_HOME": str(tmp_path / "cache")}))
+    assert "peer 'nocopy' is not installed" in out
+    data = json.loads((tmp_path / "m.json").read_text())
+    r = {x["impl"]: x for x in data["results"]}
+    assert set(r) == {"stdlib", "fastcopy"}
+    assert r["fastcopy"]["copies"] == 60 and len(r["fastcopy"]["items"]) == 60
+    assert r["fastcopy"]["retained"] == sum(i["retained"] for i in r["fastcopy"]["items"])
+    assert r["fastcopy"]["peak"] == max(i["peak"] for i in r["fastcopy"]["items"])
+    assert r["fastcopy"]["vs_copium"] is None

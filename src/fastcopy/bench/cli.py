@@ -10,6 +10,7 @@ COMMANDS = {
     "report": "the table of a results file (text, or markdown with --markdown)",
     "compare": "compare two results files, or two implementations in one (✓ Faster / ✗ Slower)",
     "counters": "instructions, branches, cache events per loop (perf stat, else valgrind cachegrind)",
+    "memory": "peak and retained bytes per copy at the malloc level (Linux/glibc; vs copium and stdlib)",
     "flamegraph": "SVG flame graphs with native C frames (py-spy)",
     "plot": "PNG and SVG chart of speedups over the stdlib",
     "verify": "check copies against copy.deepcopy: equality, sharing, self-references, independence",
@@ -21,6 +22,7 @@ EPILOG = """examples:
   python -m fastcopy.bench compare bench-results.json --a stdlib --b fastcopy-dispatch
   python -m fastcopy.bench compare old.json new.json
   python -m fastcopy.bench counters --baseline stdlib --candidate fastcopy
+  python -m fastcopy.bench memory                     # peak bytes per copy: stdlib, fastcopy, copium
   python -m fastcopy.bench flamegraph -w records_1000
   python -m fastcopy.bench plot bench-results.json -o docs/bench/speedup
   python -m fastcopy.bench verify --pickle mydata.pkl
