@@ -89,12 +89,16 @@ typedef struct {
  * its keep-alive list.  y == NULL: x is in the memo table (borrowed, the
  * table owns it).  y != NULL: an elided entry, x and y owned here until a
  * flush puts them in the table; DONE_AS_DICT: y has since become an
- * instance's __dict__, so the memo must get a copy of it. */
+ * instance's __dict__, so the memo must get a copy of it.  The flag is the
+ * low bit of `xf` (objects are at least 8-byte aligned): 16 bytes an
+ * entry, one per container of a pure-data copy, so its size is the
+ * engine's main transient memory (see docs/design.md, "Memory"). */
 typedef struct {
-    PyObject *x, *y;
-    int flags;
+    uintptr_t xf;       /* x | flags */
+    PyObject *y;
 } DoneEntry;
-#define DONE_AS_DICT 1
+#define DONE_AS_DICT ((uintptr_t)1)
+#define DONE_X(e) ((PyObject *)((e)->xf & ~DONE_AS_DICT))
 
 /* A slot of an F_SLOTS frame: member offset, the original's value and its
  * copy (both owned), stored into the new object only when all are done. */
@@ -314,9 +318,8 @@ done_log(Copier *c, PyObject *x, PyObject *y)
         c->done_cap = (Py_ssize_t)ncap;
     }
     DoneEntry *e = &c->done[c->ndone++];
-    e->x = x;
+    e->xf = (uintptr_t)x;
     e->y = y;
-    e->flags = 0;
     if (y != NULL) {
         Py_INCREF(x);
         Py_INCREF(y);
@@ -397,22 +400,23 @@ memo_flush(Copier *c)
             continue;
         }
         PyObject *v = e->y;
-        if (e->flags & DONE_AS_DICT) {
+        if (e->xf & DONE_AS_DICT) {
             v = PyDict_Copy(e->y);
             if (v == NULL) {
                 return -1;
             }
         }
-        int rc = memo_insert(&c->table, e->x, v);
+        PyObject *x = DONE_X(e);
+        int rc = memo_insert(&c->table, x, v);
         if (v != e->y) {
             Py_DECREF(v);
         }
         if (rc < 0) {
             return -1;
         }
-        Py_DECREF(e->x);       /* the table owns it now */
+        e->xf = (uintptr_t)x;
+        Py_DECREF(x);          /* the table owns it now */
         Py_CLEAR(e->y);
-        e->flags = 0;
     }
     c->flush_from = c->ndone;
     return 0;
@@ -502,7 +506,7 @@ memo_for_python(Copier *c)
      * copies finished so far, in the stdlib's order */
     PyObject *keep = memo_export(&c->table, dict) < 0 ? NULL : PyList_New(c->ndone);
     for (Py_ssize_t i = 0; keep != NULL && i < c->ndone; i++) {
-        PyList_SET_ITEM(keep, i, Py_NewRef(c->done[i].x));
+        PyList_SET_ITEM(keep, i, Py_NewRef(DONE_X(&c->done[i])));
     }
     PyObject *id = PyLong_FromVoidPtr(dict);
     if (keep == NULL || id == NULL || PyDict_SetItem(dict, id, keep) < 0) {
@@ -1158,7 +1162,7 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     }
     int rc = -1;
     DoneEntry *last = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
-    if (last != NULL && last->x == f->a && last->y == incoming &&
+    if (last != NULL && DONE_X(last) == f->a && last->y == incoming &&
         Py_REFCNT(incoming) == 2 && fc_can_set_dict(Py_TYPE(f->y))) {
         /* The state's copy is elided and only the done log and we hold it:
          * nothing can tell it from the dict the stdlib's
@@ -1167,7 +1171,7 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
          * a dict distinct from y.__dict__). */
         rc = PyObject_GenericSetDict(f->y, incoming, NULL);
         if (rc == 0) {
-            last->flags |= DONE_AS_DICT;
+            last->xf |= DONE_AS_DICT;
         }
     }
     else {
@@ -1320,10 +1324,11 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     /* The leading items whose copy is themselves are copied here, with no
-     * frame (no Python code runs, so x cannot change meanwhile): a list of
-     * atoms is finished at once. */
+     * frame (no Python code runs, so x cannot change meanwhile -- with the
+     * GIL: free-threaded builds read items one by one in step_list): a list
+     * of atoms is finished at once. */
     Py_ssize_t i = 0;
-    if (c->fast_atoms) {
+    if (!FC_FREE_THREADED && c->fast_atoms) {
         for (; i < n; i++) {
             PyObject *v = PyList_GET_ITEM(x, i);
             if (!fc_is_deep_atomic(c->st, Py_TYPE(v))) {
@@ -1961,7 +1966,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     }
     for (Py_ssize_t i = c.flush_from; i < c.ndone; i++) {
         if (c.done[i].y != NULL) {        /* elided, never flushed */
-            Py_DECREF(c.done[i].x);
+            Py_DECREF(DONE_X(&c.done[i]));
             Py_DECREF(c.done[i].y);
         }
     }
