@@ -672,6 +672,10 @@ typedef struct {
     uint8_t late;            /* a child node comes later in post-order (a
                                 back-reference): it may not exist yet when
                                 this node is filled */
+    uint8_t slots;           /* OP_DICT_PROTO: the prototype's value slots
+                                were found where expected (compat.h,
+                                FC_HAS_DICT_SLOTS): patch copies in place */
+    uint8_t dkind;           /* ... and its keys kind */
     uint32_t count;
     const uint32_t *refs;
     PyObject *proto;         /* OP_LIST_PROTO, OP_DICT_PROTO: the prototype
@@ -836,6 +840,34 @@ r_fill_dict(Replay *R, const PNode *p, PyObject *y)
 {
     PyObject **leafv = R->t->leafv;
     const Patch *pt = p->patch, *end = pt + p->npatch;
+#if FC_HAS_DICT_SLOTS
+    /* Every child already built (nothing allocated, no code run, until the
+     * loop ends): write the values into the copy's slots, where the
+     * prototype had None (compat.h says why and what is checked). */
+    int kind;
+    char *entries;
+    if (p->slots && !p->late &&
+        (entries = fc_dict_entries(y, p->count, &kind)) != NULL && kind == p->dkind) {
+        PyObject **objs = R->objs;
+        for (; pt < end; pt++) {
+            PyObject *k = leafv[REF_INDEX(p->refs[2 * pt->pos])];
+            PyObject **slot = fc_dict_value_slot(entries, kind, pt->pos, k);
+            if (slot != NULL && *slot == Py_None) {
+                *slot = Py_NewRef(objs[pt->node]);
+                Py_DECREF(Py_None);
+            }
+            else if (PyDict_SetItem(y, k, objs[pt->node]) < 0) {
+                return -1;
+            }
+        }
+        /* what PyDict_SetItem would have done: a dict holding containers
+         * is tracked by the garbage collector */
+        if (p->npatch > 0 && !PyObject_GC_IsTracked(y)) {
+            PyObject_GC_Track(y);
+        }
+        return 0;
+    }
+#endif
     for (; pt < end; pt++) {
         PyObject *v = p->late ? r_node(R, pt->node) : R->objs[pt->node];
         if (v == NULL ||
@@ -1199,6 +1231,21 @@ t_compile(TemplateObject *t, Builder *b)
             if (t_patch_list(p, nodes, 2) < 0) {
                 return -1;
             }
+#if FC_HAS_DICT_SLOTS
+            /* in-place patching: only if every entry of the prototype is
+             * where the layout compat.h mirrors says it is */
+            int kind;
+            char *entries = fc_dict_entries(proto, rec->count, &kind);
+            p->slots = entries != NULL;
+            for (j = 0; p->slots && j < rec->count; j++) {
+                uint32_t vr = p->refs[2 * j + 1];
+                PyObject *v = REF_IS_LEAF(vr) ? t->leafv[REF_INDEX(vr)] : Py_None;
+                PyObject **slot = fc_dict_value_slot(entries, kind, j,
+                                                     t->leafv[REF_INDEX(p->refs[2 * j])]);
+                p->slots = slot != NULL && *slot == v;
+            }
+            p->dkind = p->slots ? (uint8_t)kind : 0;
+#endif
             break;
         }
         default:
