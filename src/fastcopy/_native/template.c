@@ -665,6 +665,7 @@ enum {
 typedef struct {
     uint32_t pos;            /* the item (list) or pair (dict) index */
     uint32_t node;           /* the child's node index */
+    PyObject *key;           /* a dict's: the (leaf) key, borrowed */
 } Patch;
 
 typedef struct {
@@ -801,10 +802,17 @@ r_fill_list(Replay *R, const PNode *p, PyObject *y)
     const Patch *pt = p->patch, *end = pt + p->npatch;
     if (!p->late) {
         /* every child is an earlier node: already built */
+        if (p->op == OP_LIST) {
+            /* items of PyList_New(): NULL */
+            for (; pt < end; pt++) {
+                items[pt->pos] = Py_NewRef(objs[pt->node]);
+            }
+            return 0;
+        }
         for (; pt < end; pt++) {
-            PyObject *old = items[pt->pos];
+            PyObject *old = items[pt->pos];     /* the prototype's None */
             items[pt->pos] = Py_NewRef(objs[pt->node]);
-            Py_XDECREF(old);
+            Py_DECREF(old);
         }
         return 0;
     }
@@ -838,7 +846,6 @@ r_fill_pairs(Replay *R, const PNode *p, PyObject *y)
 static int
 r_fill_dict(Replay *R, const PNode *p, PyObject *y)
 {
-    PyObject **leafv = R->t->leafv;
     const Patch *pt = p->patch, *end = pt + p->npatch;
 #if FC_HAS_DICT_SLOTS
     /* Every child already built (nothing allocated, no code run, until the
@@ -850,13 +857,12 @@ r_fill_dict(Replay *R, const PNode *p, PyObject *y)
         (entries = fc_dict_entries(y, p->count, &kind)) != NULL && kind == p->dkind) {
         PyObject **objs = R->objs;
         for (; pt < end; pt++) {
-            PyObject *k = leafv[REF_INDEX(p->refs[2 * pt->pos])];
-            PyObject **slot = fc_dict_value_slot(entries, kind, pt->pos, k);
+            PyObject **slot = fc_dict_value_slot(entries, kind, pt->pos, pt->key);
             if (slot != NULL && *slot == Py_None) {
                 *slot = Py_NewRef(objs[pt->node]);
                 Py_DECREF(Py_None);
             }
-            else if (PyDict_SetItem(y, k, objs[pt->node]) < 0) {
+            else if (PyDict_SetItem(y, pt->key, objs[pt->node]) < 0) {
                 return -1;
             }
         }
@@ -870,8 +876,7 @@ r_fill_dict(Replay *R, const PNode *p, PyObject *y)
 #endif
     for (; pt < end; pt++) {
         PyObject *v = p->late ? r_node(R, pt->node) : R->objs[pt->node];
-        if (v == NULL ||
-            PyDict_SetItem(y, leafv[REF_INDEX(p->refs[2 * pt->pos])], v) < 0) {
+        if (v == NULL || PyDict_SetItem(y, pt->key, v) < 0) {
             return -1;
         }
     }
@@ -895,7 +900,7 @@ r_run(TemplateObject *t)
         }
     }
     else {
-        memset(small, 0, sizeof(small));
+        memset(small, 0, (size_t)n * sizeof(PyObject *));
     }
     /* a ref resolves to bases[leaf bit][index] */
     PyObject **bases[2] = {R.objs, t->leafv};
@@ -905,23 +910,25 @@ r_run(TemplateObject *t)
         PyObject *y = R.objs[i];
         switch (p->op) {
         case OP_LIST:
+            if (y == NULL && (y = R.objs[i] = PyList_New(p->count)) == NULL) {
+                goto error;
+            }
+            if (r_fill_list(&R, p, y) < 0) {
+                goto error;
+            }
+            break;
         case OP_LIST_PROTO:
-            if (y == NULL) {
-                if (r_alloc(&R, (uint32_t)i) < 0) {
-                    goto error;
-                }
-                y = R.objs[i];
+            if (y == NULL &&
+                (y = R.objs[i] = PyList_GetSlice(p->proto, 0, p->count)) == NULL) {
+                goto error;
             }
             if (r_fill_list(&R, p, y) < 0) {
                 goto error;
             }
             break;
         case OP_DICT_PROTO:
-            if (y == NULL) {
-                if (r_alloc(&R, (uint32_t)i) < 0) {
-                    goto error;
-                }
-                y = R.objs[i];
+            if (y == NULL && (y = R.objs[i] = PyDict_Copy(p->proto)) == NULL) {
+                goto error;
             }
             if (r_fill_dict(&R, p, y) < 0) {
                 goto error;
@@ -1080,7 +1087,7 @@ t_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwn
 /* p->patch: the positions (items, or pairs when stride is 2) whose child
  * is a node, `n` of them, with the child's node index.  0 or -1. */
 static int
-t_patch_list(PNode *p, uint32_t n, uint32_t stride)
+t_patch_list(TemplateObject *t, PNode *p, uint32_t n, uint32_t stride)
 {
     p->npatch = 0;
     if (n == 0) {
@@ -1094,7 +1101,9 @@ t_patch_list(PNode *p, uint32_t n, uint32_t stride)
     for (uint32_t j = 0; j < p->count; j++) {
         uint32_t r = p->refs[stride * j + (stride - 1)];
         if (!REF_IS_LEAF(r)) {
-            p->patch[p->npatch++] = (Patch){j, REF_INDEX(r)};
+            p->patch[p->npatch++] = (Patch){
+                j, REF_INDEX(r),
+                stride == 2 ? t->leafv[REF_INDEX(p->refs[2 * j])] : NULL};
         }
     }
     return 0;
@@ -1182,7 +1191,7 @@ t_compile(TemplateObject *t, Builder *b)
             }
             if (leaves == 0) {
                 p->op = OP_LIST;
-                if (t_patch_list(p, rec->count, 1) < 0) {
+                if (t_patch_list(t, p, rec->count, 1) < 0) {
                     return -1;
                 }
                 break;
@@ -1197,7 +1206,7 @@ t_compile(TemplateObject *t, Builder *b)
             }
             p->op = OP_LIST_PROTO;
             p->proto = proto;
-            if (t_patch_list(p, rec->count - leaves, 1) < 0) {
+            if (t_patch_list(t, p, rec->count - leaves, 1) < 0) {
                 return -1;
             }
             break;
@@ -1228,7 +1237,7 @@ t_compile(TemplateObject *t, Builder *b)
                     return -1;
                 }
             }
-            if (t_patch_list(p, nodes, 2) < 0) {
+            if (t_patch_list(t, p, nodes, 2) < 0) {
                 return -1;
             }
 #if FC_HAS_DICT_SLOTS
