@@ -100,6 +100,43 @@ def test_cycles() -> None:
         check(x)
 
 
+def test_dict_values_patched_into_prototype_copies() -> None:
+    # dicts of leaf keys whose values are nodes are copied from a prototype
+    # and the node values written into the copy (in place where compat.h
+    # allows it): the copies must be ordinary, consistent, tracked dicts
+    inner = [1, 2]
+    x = {
+        "str_keys": {"a": inner, "b": 1, "c": {"d": inner}, "e": None},
+        "int_keys": {1: inner, 2: "two", (3, 4): [inner], 5.5: {}},
+        "only_nodes": {f"k{i}": [i] for i in range(100)},
+        "empty": {},
+    }
+    t = check(x)
+    assert t.replayable
+    for _ in range(3):
+        y = t()
+        assert y["str_keys"]["a"] is y["str_keys"]["c"]["d"] is y["int_keys"][1]
+        assert y["str_keys"]["a"] is not inner
+        for name, d in y.items():
+            assert d == x[name]
+            assert list(d) == list(x[name])
+            if name != "empty":
+                assert gc.is_tracked(d)
+            for k in x[name]:
+                assert d[k] == x[name][k]    # lookups find the patched values
+            d2 = dict(d)
+            d["new"] = 0                     # and the table stays usable
+            del d[next(iter(x[name]), "new")]
+            assert len(d) == len(d2)
+    # a dict whose values refer back to itself (patched late, through
+    # PyDict_SetItem)
+    d: dict[str, Any] = {"x": 1}
+    d["me"] = d
+    d["lst"] = [d]
+    y = Template(d)()
+    assert y["me"] is y and y["lst"][0] is y and gc.is_tracked(y)
+
+
 def test_tuple_on_a_cycle_falls_back_and_matches() -> None:
     lst: list[Any] = []
     t1 = (lst,)

@@ -13,6 +13,7 @@
 #define FC_PY311_PLUS (PY_VERSION_HEX >= 0x030B0000)
 #define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
 #define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
+#define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
 
 /* Free-threaded CPython (3.13t+, built with --disable-gil, which defines
  * Py_GIL_DISABLED in pyconfig.h).  Everything written for it is under
@@ -146,6 +147,92 @@ fc_can_set_dict(PyTypeObject *tp)
     return 1;
 #endif
 }
+
+/* In-place access to the value slots of a dict's combined table
+ * ------------------------------------------------------------------
+ * Used by Template replay only (template.c, r_fill_dict): a copy of a
+ * prototype dict made by PyDict_Copy has its node values set afterwards.
+ * Through the public API each one is a PyDict_SetItem, i.e. a hash-table
+ * probe, a key comparison and the bookkeeping of insertdict (~150
+ * instructions on 3.11) -- half of the replay of a dict-heavy graph.  The
+ * replay knows the entry index of every such value (the prototype was
+ * built in order), so it writes the slot directly, as the dict's own code
+ * would when replacing the value of an existing key.
+ *
+ * This reads CPython's private dict-keys layout, mirrored below from
+ * Include/internal/pycore_dict.h (struct _dictkeysobject, PyDictKeyEntry,
+ * PyDictUnicodeEntry, DK_ENTRIES): identical in 3.11, 3.12 and 3.13 GIL
+ * builds (checked against their installed headers).  Not used (and
+ * FC_HAS_DICT_SLOTS is 0, the caller falls back to PyDict_SetItem) on
+ * 3.10 (a different layout), free-threaded builds (an extra dk_mutex, and
+ * lock-free readers), and versions after 3.13 until checked.
+ *
+ * Guards, so that a mismatch degrades to PyDict_SetItem and never writes
+ * to the wrong place: the table must be combined (ma_values == NULL) with
+ * exactly the expected number of entries and the expected keys kind, and
+ * each slot's key must be the expected key object and its value the
+ * placeholder (None).  Replacing a value of an existing key changes no
+ * key, no index and no hash; what PyDict_SetItem does besides -- bump the
+ * version tag, notify dict watchers, maintain GC tracking -- matters only
+ * for a dict somebody else has seen (a fresh copy has no watchers, and
+ * nobody holds its version); the caller tracks the dict itself. */
+#if FC_PY311_PLUS && !FC_PY314_PLUS && !defined(Py_GIL_DISABLED)
+#define FC_HAS_DICT_SLOTS 1
+
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size;
+    uint8_t dk_log2_index_bytes;
+    uint8_t dk_kind;         /* 0 general, 1 unicode keys, 2 split */
+    uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];       /* then the entries */
+} FcDictKeys;
+
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key;
+    PyObject *me_value;
+} FcDictEntry;               /* dk_kind 0 */
+
+typedef struct {
+    PyObject *me_key;
+    PyObject *me_value;
+} FcDictUnicodeEntry;        /* dk_kind 1 */
+
+/* The entries of dict d's combined table if it has exactly n entries, and
+ * its keys kind (0 general, 1 unicode) in *kind; NULL otherwise. */
+static inline char *
+fc_dict_entries(PyObject *d, Py_ssize_t n, int *kind)
+{
+    PyDictObject *mp = (PyDictObject *)d;
+    if (mp->ma_values != NULL) {
+        return NULL;
+    }
+    FcDictKeys *dk = (FcDictKeys *)mp->ma_keys;
+    if (dk->dk_kind > 1 || dk->dk_nentries != n) {
+        return NULL;
+    }
+    *kind = dk->dk_kind;
+    return dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes);
+}
+
+/* The value slot of entry e (< n of fc_dict_entries) if its key is `key`;
+ * NULL otherwise. */
+static inline PyObject **
+fc_dict_value_slot(char *entries, int kind, Py_ssize_t e, PyObject *key)
+{
+    if (kind == 1) {
+        FcDictUnicodeEntry *u = (FcDictUnicodeEntry *)entries + e;
+        return u->me_key == key ? &u->me_value : NULL;
+    }
+    FcDictEntry *g = (FcDictEntry *)entries + e;
+    return g->me_key == key ? &g->me_value : NULL;
+}
+#else
+#define FC_HAS_DICT_SLOTS 0
+#endif
 
 /* Critical sections (3.13+): on a free-threaded build they lock a
  * per-object mutex; on a GIL build, and before 3.13, they are plain blocks.

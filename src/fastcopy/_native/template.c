@@ -667,19 +667,49 @@ fc_describe(FcState *st, PyObject *obj)
 /* ------------------------------------------------------------------ */
 /* Template                                                           */
 
+/* Replay operations, resolved once when the Template is built so that a
+ * replay dispatches on one byte per node and tests nothing else. */
+enum {
+    OP_LIST = 1,      /* PyList_New(count): every item is a node */
+    OP_LIST_PROTO,    /* slice of the prototype (leaves in place), the node
+                         items patched in */
+    OP_DICT_PROTO,    /* PyDict_Copy of the prototype (leaf keys, leaf values
+                         in place), the node values patched in */
+    OP_DICT,          /* a new dict, every pair set (some key is a node) */
+    OP_STATE,         /* a plain instance's __dict__: every pair set into
+                         the new instance's own dict */
+    OP_TUPLE,
+    OP_SET,
+    OP_FROZENSET,
+    OP_PLAIN,         /* cls.__new__(cls); its __dict__ is an OP_STATE node */
+    OP_BYTEARRAY
+};
+
 typedef struct {
-    uint8_t kind;
-    uint8_t is_state;        /* a FCD_PLAIN's __dict__: filled in place */
+    uint32_t pos;            /* the item (list) or pair (dict) index */
+    uint32_t node;           /* the child's node index */
+    PyObject *key;           /* a dict's: the (leaf) key, borrowed */
+} Patch;
+
+typedef struct {
+    uint8_t op;
+    uint8_t late;            /* a child node comes later in post-order (a
+                                back-reference): it may not exist yet when
+                                this node is filled */
+    uint8_t slots;           /* OP_DICT_PROTO: the prototype's value slots
+                                were found where expected (compat.h,
+                                FC_HAS_DICT_SLOTS): patch copies in place */
+    uint8_t dkind;           /* ... and its keys kind */
     uint32_t count;
     const uint32_t *refs;
-    PyObject *proto;         /* FCD_DICT with leaf keys, FCD_LIST with leaf
-                                items: prototype (owned), holding the
-                                leaves (None where a node goes) */
-    PyObject *aux;           /* FCD_PLAIN: class; FCD_BYTEARRAY: bytes
+    PyObject *proto;         /* OP_LIST_PROTO, OP_DICT_PROTO: the prototype
+                                (owned), holding the leaves (None where a
+                                node goes) */
+    PyObject *aux;           /* OP_PLAIN: class; OP_BYTEARRAY: bytes
                                 (borrowed from leaves) */
-    uint32_t owner;          /* is_state: index of the FCD_PLAIN node */
-    uint32_t npatch;         /* with a prototype: the positions whose */
-    uint32_t *patch;         /* child is a node (owned, PyMem) */
+    uint32_t owner;          /* OP_STATE: index of the OP_PLAIN node */
+    uint32_t npatch;         /* OP_LIST, OP_LIST_PROTO, OP_DICT_PROTO: the */
+    Patch *patch;            /* positions whose child is a node (owned, PyMem) */
 } PNode;
 
 typedef struct {
@@ -702,55 +732,67 @@ typedef struct {
 
 typedef struct {
     TemplateObject *t;
-    PyObject **objs;
+    PyObject **objs;         /* objs[i]: the copy of node i (owned), or NULL */
     PyObject *noargs;
 } Replay;
 
 static int r_alloc(Replay *R, uint32_t i);
 
-/* Borrowed copy of ref r (allocating a back-reference target). */
+/* Borrowed copy of node k, created on the spot if it does not exist yet
+ * (a back-reference target, or an instance whose __dict__ comes first). */
+static inline PyObject *
+r_node(Replay *R, uint32_t k)
+{
+    if (R->objs[k] == NULL && r_alloc(R, k) < 0) {
+        return NULL;
+    }
+    return R->objs[k];
+}
+
+/* Borrowed copy of ref r. */
 static inline PyObject *
 r_get(Replay *R, uint32_t r)
 {
     if (REF_IS_LEAF(r)) {
         return R->t->leafv[REF_INDEX(r)];
     }
-    uint32_t i = REF_INDEX(r);
-    if (R->objs[i] == NULL && r_alloc(R, i) < 0) {
-        return NULL;
-    }
-    return R->objs[i];
+    return r_node(R, REF_INDEX(r));
 }
 
-/* Create the (empty) copy of a list, dict, set, instance or bytearray. */
+/* Create the copy of node i before it is filled: a list (with its leaves),
+ * a dict (with its leaf values), a set, an instance, a bytearray. */
 static int
 r_alloc(Replay *R, uint32_t i)
 {
     PNode *p = &R->t->nodes[i];
     PyObject *y = NULL;
-    switch (p->kind) {
-    case FCD_LIST:
-        y = p->proto != NULL ? PyList_GetSlice(p->proto, 0, p->count)
-                             : PyList_New(p->count);
+    switch (p->op) {
+    case OP_LIST:
+        y = PyList_New(p->count);
         break;
-    case FCD_DICT:
-        if (p->is_state) {
-            PyObject *inst = r_get(R, REF_NODE(p->owner));
-            y = inst == NULL ? NULL : PyObject_GenericGetDict(inst, NULL);
-            if (y != NULL && !PyDict_CheckExact(y)) {
-                Py_DECREF(y);
-                PyErr_SetString(PyExc_TypeError, "instance __dict__ is not a dict");
-                y = NULL;
-            }
-        }
-        else {
-            y = p->proto != NULL ? PyDict_Copy(p->proto) : PyDict_New();
+    case OP_LIST_PROTO:
+        y = PyList_GetSlice(p->proto, 0, p->count);
+        break;
+    case OP_DICT_PROTO:
+        y = PyDict_Copy(p->proto);
+        break;
+    case OP_DICT:
+        y = PyDict_New();
+        break;
+    case OP_STATE: {
+        PyObject *inst = r_node(R, p->owner);
+        y = inst == NULL ? NULL : PyObject_GenericGetDict(inst, NULL);
+        if (y != NULL && !PyDict_CheckExact(y)) {
+            Py_DECREF(y);
+            PyErr_SetString(PyExc_TypeError, "instance __dict__ is not a dict");
+            y = NULL;
         }
         break;
-    case FCD_SET:
+    }
+    case OP_SET:
         y = PySet_New(NULL);
         break;
-    case FCD_PLAIN: {
+    case OP_PLAIN: {
         PyTypeObject *tp = (PyTypeObject *)p->aux;
         if (R->noargs == NULL && (R->noargs = PyTuple_New(0)) == NULL) {
             return -1;
@@ -758,7 +800,7 @@ r_alloc(Replay *R, uint32_t i)
         y = tp->tp_new(tp, R->noargs, NULL);
         break;
     }
-    case FCD_BYTEARRAY:
+    case OP_BYTEARRAY:
         y = PyByteArray_FromStringAndSize(PyBytes_AS_STRING(p->aux),
                                           PyBytes_GET_SIZE(p->aux));
         break;
@@ -770,6 +812,97 @@ r_alloc(Replay *R, uint32_t i)
         return -1;
     }
     R->objs[i] = y;
+    return 0;
+}
+
+/* Store the node children of a list: items[pos] was NULL (OP_LIST) or a
+ * placeholder None (OP_LIST_PROTO).  0 or -1. */
+static inline int
+r_fill_list(Replay *R, const PNode *p, PyObject *y)
+{
+    PyObject **items = ((PyListObject *)y)->ob_item;
+    PyObject **objs = R->objs;
+    const Patch *pt = p->patch, *end = pt + p->npatch;
+    if (!p->late) {
+        /* every child is an earlier node: already built */
+        if (p->op == OP_LIST) {
+            /* items of PyList_New(): NULL */
+            for (; pt < end; pt++) {
+                items[pt->pos] = Py_NewRef(objs[pt->node]);
+            }
+            return 0;
+        }
+        for (; pt < end; pt++) {
+            PyObject *old = items[pt->pos];     /* the prototype's None */
+            items[pt->pos] = Py_NewRef(objs[pt->node]);
+            Py_DECREF(old);
+        }
+        return 0;
+    }
+    for (; pt < end; pt++) {
+        PyObject *v = r_node(R, pt->node);
+        if (v == NULL) {
+            return -1;
+        }
+        PyObject *old = items[pt->pos];
+        items[pt->pos] = Py_NewRef(v);
+        Py_XDECREF(old);
+    }
+    return 0;
+}
+
+/* Set every pair of refs[] into dict y (keys may be nodes).  0 or -1. */
+static int
+r_fill_pairs(Replay *R, const PNode *p, PyObject *y)
+{
+    for (uint32_t j = 0; j < p->count; j++) {
+        PyObject *k = r_get(R, p->refs[2 * j]);
+        PyObject *v = k == NULL ? NULL : r_get(R, p->refs[2 * j + 1]);
+        if (v == NULL || PyDict_SetItem(y, k, v) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The node values of a dict copied from its prototype.  0 or -1. */
+static int
+r_fill_dict(Replay *R, const PNode *p, PyObject *y)
+{
+    const Patch *pt = p->patch, *end = pt + p->npatch;
+#if FC_HAS_DICT_SLOTS
+    /* Every child already built (nothing allocated, no code run, until the
+     * loop ends): write the values into the copy's slots, where the
+     * prototype had None (compat.h says why and what is checked). */
+    int kind;
+    char *entries;
+    if (p->slots && !p->late &&
+        (entries = fc_dict_entries(y, p->count, &kind)) != NULL && kind == p->dkind) {
+        PyObject **objs = R->objs;
+        for (; pt < end; pt++) {
+            PyObject **slot = fc_dict_value_slot(entries, kind, pt->pos, pt->key);
+            if (slot != NULL && *slot == Py_None) {
+                *slot = Py_NewRef(objs[pt->node]);
+                Py_DECREF(Py_None);
+            }
+            else if (PyDict_SetItem(y, pt->key, objs[pt->node]) < 0) {
+                return -1;
+            }
+        }
+        /* what PyDict_SetItem would have done: a dict holding containers
+         * is tracked by the garbage collector */
+        if (p->npatch > 0 && !PyObject_GC_IsTracked(y)) {
+            PyObject_GC_Track(y);
+        }
+        return 0;
+    }
+#endif
+    for (; pt < end; pt++) {
+        PyObject *v = p->late ? r_node(R, pt->node) : R->objs[pt->node];
+        if (v == NULL || PyDict_SetItem(y, pt->key, v) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -790,33 +923,64 @@ r_run(TemplateObject *t)
         }
     }
     else {
-        memset(small, 0, sizeof(small));
+        memset(small, 0, (size_t)n * sizeof(PyObject *));
     }
+    /* a ref resolves to bases[leaf bit][index] */
+    PyObject **bases[2] = {R.objs, t->leafv};
     PyObject *result = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PNode *p = &t->nodes[i];
-        const uint32_t *refs = p->refs;
-        uint32_t cnt = p->count;
+        const PNode *p = &t->nodes[i];
         PyObject *y = R.objs[i];
-        switch (p->kind) {
-        case FCD_LIST:
+        switch (p->op) {
+        case OP_LIST:
+            if (y == NULL && (y = R.objs[i] = PyList_New(p->count)) == NULL) {
+                goto error;
+            }
+            if (r_fill_list(&R, p, y) < 0) {
+                goto error;
+            }
+            break;
+        case OP_LIST_PROTO:
+            if (y == NULL &&
+                (y = R.objs[i] = PyList_GetSlice(p->proto, 0, p->count)) == NULL) {
+                goto error;
+            }
+            if (r_fill_list(&R, p, y) < 0) {
+                goto error;
+            }
+            break;
+        case OP_DICT_PROTO:
+            if (y == NULL && (y = R.objs[i] = PyDict_Copy(p->proto)) == NULL) {
+                goto error;
+            }
+            if (r_fill_dict(&R, p, y) < 0) {
+                goto error;
+            }
+            break;
+        case OP_DICT:
+        case OP_STATE:
             if (y == NULL) {
                 if (r_alloc(&R, (uint32_t)i) < 0) {
                     goto error;
                 }
                 y = R.objs[i];
             }
-            if (p->proto != NULL) {
-                /* the leaves came with the prototype: replace the Nones */
-                for (uint32_t k = 0; k < p->npatch; k++) {
-                    uint32_t j = p->patch[k];
-                    PyObject *v = r_get(&R, refs[j]);
-                    if (v == NULL) {
-                        goto error;
-                    }
-                    PyObject *old = PyList_GET_ITEM(y, j);
-                    PyList_SET_ITEM(y, j, Py_NewRef(v));
-                    Py_DECREF(old);
+            if (r_fill_pairs(&R, p, y) < 0) {
+                goto error;
+            }
+            break;
+        case OP_TUPLE: {
+            const uint32_t *refs = p->refs;
+            uint32_t cnt = p->count;
+            y = R.objs[i] = PyTuple_New(cnt);
+            if (y == NULL) {
+                goto error;
+            }
+            PyObject **items = ((PyTupleObject *)y)->ob_item;
+            if (!p->late) {
+                for (uint32_t j = 0; j < cnt; j++) {
+                    uint32_t r = refs[j];
+                    items[j] = Py_NewRef(bases[REF_IS_LEAF(r)][REF_INDEX(r)]);
                 }
                 break;
             }
@@ -825,74 +989,35 @@ r_run(TemplateObject *t)
                 if (v == NULL) {
                     goto error;
                 }
-                PyList_SET_ITEM(y, j, Py_NewRef(v));
+                items[j] = Py_NewRef(v);
             }
             break;
-        case FCD_DICT:
+        }
+        case OP_SET:
+        case OP_FROZENSET:
             if (y == NULL) {
-                if (r_alloc(&R, (uint32_t)i) < 0) {
-                    goto error;
+                if (p->op == OP_SET) {
+                    if (r_alloc(&R, (uint32_t)i) < 0) {
+                        goto error;
+                    }
+                    y = R.objs[i];
                 }
-                y = R.objs[i];
-            }
-            if (p->proto != NULL) {
-                /* leaf values came with the prototype */
-                for (uint32_t n = 0; n < p->npatch; n++) {
-                    uint32_t j = p->patch[n];
-                    PyObject *v = r_get(&R, refs[2 * j + 1]);
-                    if (v == NULL ||
-                        PyDict_SetItem(y, t->leafv[REF_INDEX(refs[2 * j])], v) < 0) {
+                else {
+                    y = R.objs[i] = PyFrozenSet_New(NULL);
+                    if (y == NULL) {
                         goto error;
                     }
                 }
-                break;
             }
-            for (uint32_t j = 0; j < cnt; j++) {
-                uint32_t kr = refs[2 * j], vr = refs[2 * j + 1];
-                PyObject *k = r_get(&R, kr);
-                PyObject *v = k == NULL ? NULL : r_get(&R, vr);
-                if (v == NULL || PyDict_SetItem(y, k, v) < 0) {
-                    goto error;
-                }
-            }
-            break;
-        case FCD_SET:
-            if (y == NULL) {
-                if (r_alloc(&R, (uint32_t)i) < 0) {
-                    goto error;
-                }
-                y = R.objs[i];
-            }
-            /* fall through */
-        case FCD_FROZENSET:
-            if (y == NULL) {
-                y = R.objs[i] = PyFrozenSet_New(NULL);
-                if (y == NULL) {
-                    goto error;
-                }
-            }
-            for (uint32_t j = 0; j < cnt; j++) {
-                PyObject *v = r_get(&R, refs[j]);
+            for (uint32_t j = 0; j < p->count; j++) {
+                PyObject *v = r_get(&R, p->refs[j]);
                 if (v == NULL || PySet_Add(y, v) < 0) {
                     goto error;
                 }
             }
             break;
-        case FCD_TUPLE:
-            y = R.objs[i] = PyTuple_New(cnt);
-            if (y == NULL) {
-                goto error;
-            }
-            for (uint32_t j = 0; j < cnt; j++) {
-                PyObject *v = r_get(&R, refs[j]);
-                if (v == NULL) {
-                    goto error;
-                }
-                PyTuple_SET_ITEM(y, j, Py_NewRef(v));
-            }
-            break;
-        case FCD_PLAIN:
-        case FCD_BYTEARRAY:
+        case OP_PLAIN:
+        case OP_BYTEARRAY:
             /* an instance's __dict__ was filled in place, before */
             if (y == NULL && r_alloc(&R, (uint32_t)i) < 0) {
                 goto error;
@@ -983,22 +1108,25 @@ t_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwn
 }
 
 /* p->patch: the positions (items, or pairs when stride is 2) whose child
- * is a node, `n` of them.  0 or -1. */
+ * is a node, `n` of them, with the child's node index.  0 or -1. */
 static int
-t_patch_list(PNode *p, uint32_t n, uint32_t stride)
+t_patch_list(TemplateObject *t, PNode *p, uint32_t n, uint32_t stride)
 {
     p->npatch = 0;
     if (n == 0) {
         return 0;
     }
-    p->patch = PyMem_Malloc(n * sizeof(uint32_t));
+    p->patch = PyMem_Malloc(n * sizeof(Patch));
     if (p->patch == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     for (uint32_t j = 0; j < p->count; j++) {
-        if (!REF_IS_LEAF(p->refs[stride * j + (stride - 1)])) {
-            p->patch[p->npatch++] = j;
+        uint32_t r = p->refs[stride * j + (stride - 1)];
+        if (!REF_IS_LEAF(r)) {
+            p->patch[p->npatch++] = (Patch){
+                j, REF_INDEX(r),
+                stride == 2 ? t->leafv[REF_INDEX(p->refs[2 * j])] : NULL};
         }
     }
     return 0;
@@ -1024,25 +1152,46 @@ t_compile(TemplateObject *t, Builder *b)
     for (size_t i = 0; i < b->nnodes; i++) {
         const NodeRec *rec = &b->nodes[i];
         PNode *p = &t->nodes[i];
-        p->kind = rec->kind;
         p->count = rec->count;
         p->refs = t->refs + rec->first;
+        size_t width = rec->kind == FCD_DICT ? 2 * (size_t)rec->count
+                       : rec->kind == FCD_PLAIN ? rec->count
+                       : rec->kind == FCD_BYTEARRAY || rec->kind == FCD_PYTHON ? 0
+                       : rec->count;
+        for (size_t j = 0; j < width; j++) {
+            if (!REF_IS_LEAF(p->refs[j]) && REF_INDEX(p->refs[j]) > i) {
+                p->late = 1;
+            }
+        }
         switch (rec->kind) {
         case FCD_SET:
+            t->has_sets = 1;
+            p->op = OP_SET;
+            break;
         case FCD_FROZENSET:
             t->has_sets = 1;
+            p->op = OP_FROZENSET;
+            break;
+        case FCD_TUPLE:
+            p->op = OP_TUPLE;
             break;
         case FCD_BYTEARRAY:
             t->has_bytearrays = 1;
+            p->op = OP_BYTEARRAY;
             p->aux = t->leafv[rec->aux];
             break;
         case FCD_PLAIN: {
+            p->op = OP_PLAIN;
             p->aux = t->leafv[rec->aux];
             if (rec->count == 1 && !REF_IS_LEAF(p->refs[0])) {
+                /* (its dict is an earlier node: compiled already) */
                 PNode *state = &t->nodes[REF_INDEX(p->refs[0])];
-                state->is_state = 1;
+                state->op = OP_STATE;
                 state->owner = (uint32_t)i;
                 Py_CLEAR(state->proto);
+                PyMem_Free(state->patch);
+                state->patch = NULL;
+                state->npatch = 0;
             }
             Py_ssize_t k = 0;
             while (k < t->nclasses && t->classes[k] != (PyTypeObject *)p->aux) {
@@ -1064,6 +1213,10 @@ t_compile(TemplateObject *t, Builder *b)
                 leaves += REF_IS_LEAF(p->refs[j]);
             }
             if (leaves == 0) {
+                p->op = OP_LIST;
+                if (t_patch_list(t, p, rec->count, 1) < 0) {
+                    return -1;
+                }
                 break;
             }
             PyObject *proto = PyList_New(rec->count);
@@ -1074,8 +1227,9 @@ t_compile(TemplateObject *t, Builder *b)
                 uint32_t r = p->refs[j];
                 PyList_SET_ITEM(proto, j, Py_NewRef(REF_IS_LEAF(r) ? t->leafv[REF_INDEX(r)] : Py_None));
             }
+            p->op = OP_LIST_PROTO;
             p->proto = proto;
-            if (t_patch_list(p, rec->count - leaves, 1) < 0) {
+            if (t_patch_list(t, p, rec->count - leaves, 1) < 0) {
                 return -1;
             }
             break;
@@ -1083,6 +1237,7 @@ t_compile(TemplateObject *t, Builder *b)
         case FCD_DICT: {
             /* keys all leaves: a prototype with every leaf value in place
              * (None where a value is a node) copied as a whole */
+            p->op = OP_DICT;
             uint32_t j = 0;
             while (j < rec->count && REF_IS_LEAF(p->refs[2 * j])) {
                 j++;
@@ -1094,6 +1249,7 @@ t_compile(TemplateObject *t, Builder *b)
             if (proto == NULL) {
                 return -1;
             }
+            p->op = OP_DICT_PROTO;
             p->proto = proto;
             uint32_t nodes = 0;
             for (j = 0; j < rec->count; j++) {
@@ -1104,9 +1260,24 @@ t_compile(TemplateObject *t, Builder *b)
                     return -1;
                 }
             }
-            if (t_patch_list(p, nodes, 2) < 0) {
+            if (t_patch_list(t, p, nodes, 2) < 0) {
                 return -1;
             }
+#if FC_HAS_DICT_SLOTS
+            /* in-place patching: only if every entry of the prototype is
+             * where the layout compat.h mirrors says it is */
+            int kind;
+            char *entries = fc_dict_entries(proto, rec->count, &kind);
+            p->slots = entries != NULL;
+            for (j = 0; p->slots && j < rec->count; j++) {
+                uint32_t vr = p->refs[2 * j + 1];
+                PyObject *v = REF_IS_LEAF(vr) ? t->leafv[REF_INDEX(vr)] : Py_None;
+                PyObject **slot = fc_dict_value_slot(entries, kind, j,
+                                                     t->leafv[REF_INDEX(p->refs[2 * j])]);
+                p->slots = slot != NULL && *slot == v;
+            }
+            p->dkind = p->slots ? (uint8_t)kind : 0;
+#endif
             break;
         }
         default:
