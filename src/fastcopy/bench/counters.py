@@ -246,13 +246,7 @@ def main(args: argparse.Namespace) -> int:
         I.select([n])  # unknown name -> error
         if n not in names:
             names.append(n)
-    impls = []
-    for n in names:
-        ok, note = I.available(n)
-        if ok:
-            impls.append(n)
-        else:
-            print(f"note: {note}")
+    impls = I.keep_available(names)
     perf_ok, perf_why = perf_status()
     if args.source == "perf" and not perf_ok:
         raise SystemExit(f"error: --source perf: {perf_why}")
@@ -273,13 +267,7 @@ def main(args: argparse.Namespace) -> int:
                 f"perf not used: {perf_why})")
     else:
         desc = "perf stat (hardware counters)"
-    extra: list[str] = []
-    for m in args.workload_module:
-        extra += ["--workload-module", m]
-    for f in args.pickle:
-        extra += ["--pickle", f]
-    for s in args.peer:
-        extra += ["--peer", s]
+    extra = I.driver_args(args)
     print(f"source: {desc}")
     print(f"{sys.implementation.name} {sys.version.split()[0]}; counts per loop = (total(3N) - total(N)) / 2N")
     results = []

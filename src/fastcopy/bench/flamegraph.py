@@ -72,13 +72,7 @@ def main(args: argparse.Namespace) -> int:
     seconds = 1.0 if args.quick else args.seconds
     names = I.select(args.impl)
     os.makedirs(args.outdir, exist_ok=True)
-    extra: list[str] = []
-    for m in args.workload_module:
-        extra += ["--workload-module", m]
-    for f in args.pickle:
-        extra += ["--pickle", f]
-    for s in args.peer:
-        extra += ["--peer", s]
+    extra = I.driver_args(args)
     env = dict(os.environ)
     env.pop("FASTCOPY_PATCH", None)
     failed = 0

@@ -104,6 +104,31 @@ def available(name: str) -> tuple[bool, str]:
     raise ImplError(f"unknown implementation {name!r}; known: {', '.join(all_names())}")
 
 
+def keep_available(names: list[str]) -> list[str]:
+    """The names of ``names`` that can run here; prints a note for each other."""
+    kept = []
+    for n in names:
+        ok, note = available(n)
+        if ok:
+            kept.append(n)
+        else:
+            print(f"note: {note}")
+    return kept
+
+
+def driver_args(ns: Any) -> list[str]:
+    """The child driver's arguments for the workload sources and peers given
+    on the command line (``--workload-module``, ``--pickle``, ``--peer``)."""
+    out: list[str] = []
+    for m in ns.workload_module:
+        out += ["--workload-module", m]
+    for f in ns.pickle:
+        out += ["--pickle", f]
+    for s in ns.peer:
+        out += ["--peer", s]
+    return out
+
+
 def select(patterns: list[str] | None, default: list[str] | None = None) -> list[str]:
     """Implementation names matching the names/globs, in canonical order."""
     import fnmatch

@@ -208,13 +208,7 @@ def main(args: argparse.Namespace) -> int:
         # numbers of an instrumented process say nothing about the real one
         raise SystemExit(f"error: memory cannot measure a process that preloads a sanitizer runtime "
                          f"(LD_PRELOAD has {preloaded}); run it from a normal build without LD_PRELOAD")
-    impls = []
-    for n in names:
-        ok, note = I.available(n)
-        if ok:
-            impls.append(n)
-        else:
-            print(f"note: {note}")
+    impls = I.keep_available(names)
     if not impls:
         raise SystemExit("error: none of the chosen implementations is available")
     if "floor" in impls:
@@ -223,13 +217,7 @@ def main(args: argparse.Namespace) -> int:
         shim = shim_path()
     except ShimError as exc:
         raise SystemExit(f"error: {exc}") from None
-    extra: list[str] = []
-    for m in args.workload_module:
-        extra += ["--workload-module", m]
-    for f in args.pickle:
-        extra += ["--pickle", f]
-    for s in args.peer:
-        extra += ["--peer", s]
+    extra = I.driver_args(args)
     with_tm = not (args.quick or args.no_tracemalloc)
     modes = ["malloc", "tracemalloc"] if with_tm else ["malloc"]
     jobs = [(w.name, i, m) for w in workloads for i in impls for m in modes]
