@@ -1380,17 +1380,21 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
      * with no frame (no Python code runs meanwhile).  A dict of atoms is
      * finished at once. */
     Py_ssize_t pos = 0, left = n;
+    PyObject *k = NULL, *v = NULL;    /* borrowed: the item the scan stopped on */
     if (patch) {
         for (;;) {
             Py_ssize_t at = pos;
-            PyObject *k, *v;
             if (!PyDict_Next(x, &pos, &k, &v)) {
+                k = NULL;
                 break;
             }
-            if (!fc_is_hot_atomic(c->st, Py_TYPE(k)) ||
-                !fc_is_deep_atomic(c->st, Py_TYPE(v))) {
-                pos = at;
+            if (!fc_is_hot_atomic(c->st, Py_TYPE(k))) {
+                pos = at;       /* step_dict switches to DICT_EXACT on it */
+                k = NULL;
                 break;
+            }
+            if (!fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+                break;          /* a value to copy: done below */
             }
             left--;
         }
@@ -1413,6 +1417,29 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     f->i = pos;
     f->n = n;
     f->n2 = left;
+    if (k != NULL) {
+        /* The scan stopped on a value that needs copying: copy it now, as
+         * step_dict's DICT_PATCH loop would next (rather than fetch it
+         * again there).  Pushed: its copy reaches step_dict as `incoming`
+         * and patches y[k].  Done: patch here; step_dict goes on from pos. */
+        Py_ssize_t fi = c->depth - 1;
+        f->n2 = left - 1;
+        f->a = Py_NewRef(k);
+        PyObject *r;
+        c->elide_extra = 1;    /* y holds the value too, until patched */
+        VisitResult vr = visit_child(c, v, &r);
+        c->elide_extra = 0;
+        if (vr != V_DONE) {
+            return vr;
+        }
+        f = &c->frames[fi];
+        int rc = PyDict_SetItem(f->y, f->a, r);
+        Py_DECREF(r);
+        Py_CLEAR(f->a);
+        if (rc < 0) {
+            return V_ERROR;
+        }
+    }
     return V_PUSHED;
 }
 
