@@ -230,8 +230,41 @@ fc_dict_value_slot(char *entries, int kind, Py_ssize_t e, PyObject *key)
     FcDictEntry *g = (FcDictEntry *)entries + e;
     return g->me_key == key ? &g->me_value : NULL;
 }
+
+/* The engine's DICT_PATCH (deepcopy.c): y = PyDict_Copy(x), then the value
+ * of x's entry e (the position PyDict_Next reported, minus one) is replaced
+ * by its copy.  When y's table is combined and entry e of it holds `key`
+ * (true when PyDict_Copy cloned x's table, which keeps the entry order),
+ * the slot is written directly: steals `value`, releases the old value
+ * (the original's, which x still holds, so no destructor runs), returns 1.
+ * Otherwise returns 0 and the caller uses PyDict_SetItem.  The caller
+ * guarantees that nobody else has seen y (no Python code ran since the
+ * copy: settled dicts leave DICT_PATCH), which is what makes skipping
+ * PyDict_SetItem's version bump and watcher notification unobservable. */
+static inline int
+fc_dict_replace_at(PyObject *d, Py_ssize_t e, PyObject *key, PyObject *value)
+{
+    PyDictObject *mp = (PyDictObject *)d;
+    if (mp->ma_values != NULL) {
+        return 0;
+    }
+    FcDictKeys *dk = (FcDictKeys *)mp->ma_keys;
+    if (dk->dk_kind > 1 || e < 0 || e >= dk->dk_nentries) {
+        return 0;
+    }
+    char *entries = dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes);
+    PyObject **slot = fc_dict_value_slot(entries, dk->dk_kind, e, key);
+    if (slot == NULL || *slot == NULL) {
+        return 0;
+    }
+    PyObject *old = *slot;
+    *slot = value;
+    Py_DECREF(old);
+    return 1;
+}
 #else
 #define FC_HAS_DICT_SLOTS 0
+#define fc_dict_replace_at(d, e, key, value) ((void)(d), (void)(e), (void)(key), (void)(value), 0)
 #endif
 
 /* Critical sections (3.13+): on a free-threaded build they lock a

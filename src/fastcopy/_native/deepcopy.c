@@ -763,6 +763,25 @@ dict_truncate(PyObject *y, Py_ssize_t keep)
     return rc;
 }
 
+/* y[key] = value in DICT_PATCH, where y = PyDict_Copy(x) and the key is
+ * x's entry e: in place when the table allows (fc_dict_replace_at),
+ * otherwise PyDict_SetItem.  Steals `value`. */
+static inline int
+dict_patch(PyObject *y, Py_ssize_t e, PyObject *key, PyObject *value)
+{
+    if (fc_dict_replace_at(y, e, key, value)) {
+        /* as PyDict_SetItem would: a dict holding a tracked object is
+         * tracked (y, a copy of an untracked x, may not be yet) */
+        if (!PyObject_GC_IsTracked(y) && PyObject_GC_IsTracked(value)) {
+            PyObject_GC_Track(y);
+        }
+        return 0;
+    }
+    int rc = PyDict_SetItem(y, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
 static StepResult
 step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -817,14 +836,11 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         f = &c->frames[fi];
         if (f->phase == DICT_PATCH) {
     patch:
-            {
-                int rc = PyDict_SetItem(f->y, f->a, r);
-                Py_DECREF(r);
+            if (dict_patch(f->y, f->i - 1, f->a, r) < 0) {
                 Py_CLEAR(f->a);
-                if (rc < 0) {
-                    return S_ERROR;
-                }
+                return S_ERROR;
             }
+            Py_CLEAR(f->a);
             continue;
         }
         f->b = r;
@@ -1433,8 +1449,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
             return vr;
         }
         f = &c->frames[fi];
-        int rc = PyDict_SetItem(f->y, f->a, r);
-        Py_DECREF(r);
+        int rc = dict_patch(f->y, f->i - 1, f->a, r);
         Py_CLEAR(f->a);
         if (rc < 0) {
             return V_ERROR;
