@@ -47,6 +47,38 @@
 #define FC_STORE(field, value) ((field) = (value))
 #endif
 
+/* The same for an int flag of shared state (the module state's
+ * *_reduced flags, rewritten by a dispatch-table rebuild while other
+ * threads copy).  Relaxed: a copy racing with a change to
+ * copyreg.dispatch_table may see either value, as with the GIL. */
+#ifdef Py_GIL_DISABLED
+#define FC_LOAD_INT(field) \
+    atomic_load_explicit((_Atomic(int) *)(void *)&(field), memory_order_relaxed)
+#define FC_STORE_INT(field, value) \
+    atomic_store_explicit((_Atomic(int) *)(void *)&(field), (value), memory_order_relaxed)
+#else
+#define FC_LOAD_INT(field) (field)
+#define FC_STORE_INT(field, value) ((field) = (value))
+#endif
+
+/* tp.<name> looked up in the type and its MRO without running any
+ * descriptor, as a new reference (NULL if absent; never an exception).
+ * There is no public API for this: PyObject_GetAttr would run
+ * descriptors and metaclass __getattribute__.  _PyType_Lookup is exported
+ * (cpython/object.h) in every supported version; its result is borrowed,
+ * which on free-threaded builds another thread may free by replacing the
+ * class attribute, so there _PyType_LookupRef (3.13+, exported beside it)
+ * takes the reference under the type's lock. */
+static inline PyObject *
+fc_type_lookup_ref(PyTypeObject *tp, PyObject *name)
+{
+#ifdef Py_GIL_DISABLED
+    return _PyType_LookupRef(tp, name);
+#else
+    return Py_XNewRef(_PyType_Lookup(tp, name));
+#endif
+}
+
 /* Dict watchers (PEP-less public API since 3.12) tell us when
  * copy._deepcopy_dispatch & co. change.  Before 3.12 we compare the dicts'
  * ma_version_tag instead: a field of the public (non-limited) PyDictObject
@@ -86,6 +118,26 @@ fc_dict_getitem(PyObject *dict, PyObject *key, PyObject **result)
     *result = NULL;
     return PyErr_Occurred() ? -1 : 0;
 #endif
+}
+
+/* fc_dict_getitem with a C-string key.  A missing key and an error both
+ * give 0 here (the error cleared), as PyDict_GetItemString did: callers
+ * only ask for names that exist or else fall back. */
+static inline int
+fc_dict_getitem_str(PyObject *dict, const char *key, PyObject **result)
+{
+#if FC_PY313_PLUS
+    int rc = PyDict_GetItemStringRef(dict, key, result);
+#else
+    PyObject *item = PyDict_GetItemString(dict, key);     /* borrowed */
+    *result = Py_XNewRef(item);
+    int rc = item != NULL;
+#endif
+    if (rc < 0) {
+        PyErr_Clear();
+        rc = 0;
+    }
+    return rc;
 }
 
 #if !FC_HAS_DICT_WATCHERS

@@ -1805,11 +1805,11 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
      * natively unless copyreg gives them a reducer, or Python code can see
      * the memo (then the temporary list the stdlib memoizes matters). */
     if (c->mode == MEMO_NATIVE) {
-        if ((tp == &PySet_Type && !st->set_reduced) ||
-            (tp == &PyFrozenSet_Type && !st->frozenset_reduced)) {
+        if ((tp == &PySet_Type && !FC_LOAD_INT(st->set_reduced)) ||
+            (tp == &PyFrozenSet_Type && !FC_LOAD_INT(st->frozenset_reduced))) {
             return visit_set(c, x);
         }
-        if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
+        if (tp == &PyByteArray_Type && !FC_LOAD_INT(st->bytearray_reduced)) {
             FC_BEGIN_CRITICAL_SECTION(x);
             y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
                                               PyByteArray_GET_SIZE(x));

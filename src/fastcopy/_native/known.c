@@ -41,11 +41,12 @@ static PyObject *
 module_attr(const char *mod, const char *name)
 {
     PyObject *modules = PyImport_GetModuleDict();
-    PyObject *m = PyDict_GetItemString(modules, mod);   /* borrowed */
-    if (m == NULL) {
+    PyObject *m;
+    if (!fc_dict_getitem_str(modules, mod, &m)) {
         return NULL;
     }
     PyObject *a = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
     if (a == NULL) {
         PyErr_Clear();
     }
@@ -157,12 +158,13 @@ in_copyreg(FcState *st, PyTypeObject *tp)
 static int
 member_offset(PyTypeObject *tp, const char *name, Py_ssize_t *off)
 {
-    PyObject *d = PyDict_GetItemString(tp->tp_dict, name);   /* borrowed */
-    if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+    PyObject *d;
+    if (!fc_dict_getitem_str(tp->tp_dict, name, &d)) {
         return 0;
     }
-    PyMemberDef *def = ((PyMemberDescrObject *)d)->d_member;
-    if (def->type != FC_T_OBJECT_EX || (def->flags & FC_READONLY_FLAG)) {
+    PyMemberDef *def = Py_IS_TYPE(d, &PyMemberDescr_Type) ? ((PyMemberDescrObject *)d)->d_member : NULL;
+    Py_DECREF(d);   /* def points into tp's own member table, which lives as long as tp */
+    if (def == NULL || def->type != FC_T_OBJECT_EX || (def->flags & FC_READONLY_FLAG)) {
         return 0;
     }
     *off = def->offset;
@@ -221,10 +223,11 @@ known_datetime(FcState *st, PyTypeObject *tp)
     /* (free-threaded builds: threads may race to set it, all to the same
      * capsule pointer; FC_LOAD/FC_STORE keep that a clean atomic store) */
     if (FC_LOAD(PyDateTimeAPI) == NULL) {
-        PyObject *modules = PyImport_GetModuleDict();
-        if (PyDict_GetItemString(modules, "datetime") == NULL) {
+        PyObject *modules = PyImport_GetModuleDict(), *dt;
+        if (!fc_dict_getitem_str(modules, "datetime", &dt)) {
             return 0;
         }
+        Py_DECREF(dt);
         PyDateTime_CAPI *got = (PyDateTime_CAPI *)PyCapsule_Import(PyDateTime_CAPSULE_NAME, 0);
         if (got == NULL) {
             PyErr_Clear();

@@ -126,13 +126,14 @@ error:
 static PyObject *
 state_copy_global_dict(FcState *st, const char *name)
 {
-    PyObject *d = PyDict_GetItemString(st->copy_dict, name);  /* borrowed */
-    if (d == NULL || !PyDict_Check(d)) {
+    PyObject *d;
+    if (!fc_dict_getitem_str(st->copy_dict, name, &d) || !PyDict_Check(d)) {
+        Py_XDECREF(d);
         PyErr_Format(PyExc_RuntimeError,
                      "fastcopy: copy.%s is missing or not a dict", name);
         return NULL;
     }
-    return Py_NewRef(d);
+    return d;
 }
 
 static int
@@ -146,12 +147,10 @@ state_rebuild(FcState *st)
     if (shallow == NULL) {
         goto error;
     }
-    table = PyDict_GetItemString(st->copy_dict, "dispatch_table");
-    if (table == NULL) {
+    if (!fc_dict_getitem_str(st->copy_dict, "dispatch_table", &table)) {
         PyErr_SetString(PyExc_RuntimeError, "fastcopy: copy.dispatch_table is missing");
         goto error;
     }
-    Py_INCREF(table);
     dover = state_diff(deep, st->deep_expected);
     sover = dover ? state_diff(shallow, st->shallow_expected) : NULL;
     if (sover == NULL) {
@@ -164,12 +163,14 @@ state_rebuild(FcState *st)
         if (a < 0 || b < 0 || c < 0) {
             goto error;
         }
-        st->set_reduced = a;
-        st->frozenset_reduced = b;
-        st->bytearray_reduced = c;
+        FC_STORE_INT(st->set_reduced, a);
+        FC_STORE_INT(st->frozenset_reduced, b);
+        FC_STORE_INT(st->bytearray_reduced, c);
     }
     else {
-        st->set_reduced = st->frozenset_reduced = st->bytearray_reduced = 1;
+        FC_STORE_INT(st->set_reduced, 1);
+        FC_STORE_INT(st->frozenset_reduced, 1);
+        FC_STORE_INT(st->bytearray_reduced, 1);
     }
 #if FC_HAS_DICT_WATCHERS
     FC_SET_SEEN_GENERATION(st, FC_GENERATION());

@@ -138,8 +138,10 @@ reduce_direct_new(PyObject *cls)
 static int
 reduce_c_new(FcState *st, PyObject *cls)
 {
-    PyObject *new = _PyType_Lookup((PyTypeObject *)cls, st->s_new);   /* borrowed */
-    return new != NULL && PyCFunction_Check(new);
+    PyObject *new = fc_type_lookup_ref((PyTypeObject *)cls, st->s_new);
+    int c_new = new != NULL && PyCFunction_Check(new);
+    Py_XDECREF(new);
+    return c_new;
 }
 
 int
@@ -161,12 +163,16 @@ reduce_state_runs_python(FcState *st, PyObject *y, PyObject *state)
         tp->tp_setattro != PyObject_GenericSetAttr) {
         return 1;
     }
-    if (_PyType_Lookup(tp, st->s_setstate) != NULL) {
+    PyObject *setstate = fc_type_lookup_ref(tp, st->s_setstate);
+    if (setstate != NULL) {
+        Py_DECREF(setstate);
         return 1;
     }
     /* y.__dict__.update(state): the standard descriptor gives an exact dict */
-    PyObject *descr = _PyType_Lookup(tp, st->s_dict);
-    return descr != NULL && !Py_IS_TYPE(descr, &PyGetSetDescr_Type);
+    PyObject *descr = fc_type_lookup_ref(tp, st->s_dict);
+    int runs = descr != NULL && !Py_IS_TYPE(descr, &PyGetSetDescr_Type);
+    Py_XDECREF(descr);
+    return runs;
 }
 
 PyObject *
@@ -614,13 +620,15 @@ strategy_compute(FcState *st, PyTypeObject *tp, FcTypeEntry *out)
         if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) || base->tp_dict == NULL) {
             return STRAT_PLAIN;
         }
-        PyObject *descr = PyDict_GetItemWithError(base->tp_dict, st->s_dict);
-        if (descr != NULL) {
-            return Py_IS_TYPE(descr, &PyGetSetDescr_Type) ? STRAT_PLAIN_DICT
-                                                          : STRAT_PLAIN;
-        }
-        if (PyErr_Occurred()) {
+        PyObject *descr;
+        int rc = fc_dict_getitem(base->tp_dict, st->s_dict, &descr);
+        if (rc < 0) {
             return -1;
+        }
+        if (rc > 0) {
+            int plain_dict = Py_IS_TYPE(descr, &PyGetSetDescr_Type);
+            Py_DECREF(descr);
+            return plain_dict ? STRAT_PLAIN_DICT : STRAT_PLAIN;
         }
     }
     return STRAT_PLAIN;

@@ -391,15 +391,15 @@ b_visit(Builder *b, PyObject *x)
     if (PyType_Check(x)) {
         return leaf_ref(b, x, &r) < 0 ? -1 : push_ref(b, r);
     }
-    if ((tp == &PySet_Type && !st->set_reduced) ||
-        (tp == &PyFrozenSet_Type && !st->frozenset_reduced)) {
+    if ((tp == &PySet_Type && !FC_LOAD_INT(st->set_reduced)) ||
+        (tp == &PyFrozenSet_Type && !FC_LOAD_INT(st->frozenset_reduced))) {
         PyObject *seq = PySequence_List(x);
         if (seq == NULL) {
             return -1;
         }
         return push_frame(b, x, tp == &PySet_Type ? FCD_SET : FCD_FROZENSET, seq, 0);
     }
-    if (tp == &PyByteArray_Type && !st->bytearray_reduced) {
+    if (tp == &PyByteArray_Type && !FC_LOAD_INT(st->bytearray_reduced)) {
         PyObject *data;
         FC_BEGIN_CRITICAL_SECTION(x);   /* its buffer may be resized */
         data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(x),
@@ -1053,8 +1053,8 @@ t_replay_valid(TemplateObject *t, FcState *st)
         return -1;
     }
     if (FC_LOAD(st->deep_overrides) != NULL ||
-        (t->has_sets && (st->set_reduced || st->frozenset_reduced)) ||
-        (t->has_bytearrays && st->bytearray_reduced)) {
+        (t->has_sets && (st->set_reduced || FC_LOAD_INT(st->frozenset_reduced))) ||
+        (t->has_bytearrays && FC_LOAD_INT(st->bytearray_reduced))) {
         return 0;
     }
     for (Py_ssize_t i = 0; i < t->nclasses; i++) {
