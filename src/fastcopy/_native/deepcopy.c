@@ -298,24 +298,46 @@ memo_keep_alive(Copier *c, PyObject *x)
     return rc;
 }
 
+/* Grow one of the Copier's arrays that start in an inline buffer
+ * (frames, the done log, the elided frames, slot items) to at least
+ * `need` elements of `size` bytes, doubling: returns the new block (the
+ * caller stores it; arr == small: it gets the inline contents) and sets
+ * *cap, or NULL with MemoryError (arr unchanged). */
+static void *
+grow_array(void *arr, const void *small, Py_ssize_t *cap, Py_ssize_t need, size_t size)
+{
+    Py_ssize_t ncap = *cap * 2;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if ((size_t)ncap > PY_SSIZE_T_MAX / size) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    void *fresh = arr == small ? PyMem_Malloc((size_t)ncap * size)
+                               : PyMem_Realloc(arr, (size_t)ncap * size);
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (arr == small) {
+        memcpy(fresh, small, (size_t)*cap * size);
+    }
+    *cap = ncap;
+    return fresh;
+}
+
 /* Append to the done log; y != NULL: an elided entry (x, y increfed). */
 static int
 done_log(Copier *c, PyObject *x, PyObject *y)
 {
     if (c->ndone == c->done_cap) {
-        size_t ncap = (size_t)c->done_cap * 2;
-        DoneEntry *nd = c->done == c->done_small
-            ? PyMem_Malloc(ncap * sizeof(DoneEntry))
-            : PyMem_Realloc(c->done, ncap * sizeof(DoneEntry));
+        DoneEntry *nd = grow_array(c->done, c->done_small, &c->done_cap, c->ndone + 1,
+                                   sizeof(DoneEntry));
         if (nd == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
-        if (c->done == c->done_small) {
-            memcpy(nd, c->done_small, sizeof(c->done_small));
-        }
         c->done = nd;
-        c->done_cap = (Py_ssize_t)ncap;
     }
     DoneEntry *e = &c->done[c->ndone++];
     e->xf = (uintptr_t)x;
@@ -363,19 +385,12 @@ static int
 elided_frame_push(Copier *c, Frame *f)
 {
     if (c->n_elided_frames == c->elided_cap) {
-        size_t ncap = (size_t)c->elided_cap * 2;
-        Py_ssize_t *nd = c->elided_frames == c->elided_small
-            ? PyMem_Malloc(ncap * sizeof(Py_ssize_t))
-            : PyMem_Realloc(c->elided_frames, ncap * sizeof(Py_ssize_t));
+        Py_ssize_t *nd = grow_array(c->elided_frames, c->elided_small, &c->elided_cap,
+                                    c->n_elided_frames + 1, sizeof(Py_ssize_t));
         if (nd == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
-        if (c->elided_frames == c->elided_small) {
-            memcpy(nd, c->elided_small, sizeof(c->elided_small));
-        }
         c->elided_frames = nd;
-        c->elided_cap = (Py_ssize_t)ncap;
     }
     f->elided = 1;
     c->elided_frames[c->n_elided_frames++] = f - c->frames;
@@ -537,23 +552,11 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
                          (Py_ssize_t)FC_MAX_DEPTH);
             return NULL;
         }
-        Py_ssize_t ncap = c->cap * 2;
-        Frame *nf;
-        if (c->frames == c->small) {
-            nf = PyMem_Malloc((size_t)ncap * sizeof(Frame));
-            if (nf != NULL) {
-                memcpy(nf, c->small, sizeof(c->small));
-            }
-        }
-        else {
-            nf = PyMem_Realloc(c->frames, (size_t)ncap * sizeof(Frame));
-        }
+        Frame *nf = grow_array(c->frames, c->small, &c->cap, c->depth + 1, sizeof(Frame));
         if (nf == NULL) {
-            PyErr_NoMemory();
             return NULL;
         }
         c->frames = nf;
-        c->cap = ncap;
     }
     if ((++c->ticks & 0x3FFF) == 0 &&
         (memo_flush_if_needed(c) < 0 || PyErr_CheckSignals() < 0)) {
@@ -1663,22 +1666,12 @@ visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
     }
     PyTypeObject *tp = Py_TYPE(x);
     if (c->nsl + e->nslots > c->slcap) {
-        Py_ssize_t ncap = c->slcap * 2;
-        while (ncap < c->nsl + e->nslots) {
-            ncap *= 2;
-        }
-        SlotItem *ns = c->sl == c->sl_small
-            ? PyMem_Malloc((size_t)ncap * sizeof(SlotItem))
-            : PyMem_Realloc(c->sl, (size_t)ncap * sizeof(SlotItem));
+        SlotItem *ns = grow_array(c->sl, c->sl_small, &c->slcap, c->nsl + e->nslots,
+                                  sizeof(SlotItem));
         if (ns == NULL) {
-            PyErr_NoMemory();
             return V_ERROR;
         }
-        if (c->sl == c->sl_small) {
-            memcpy(ns, c->sl_small, sizeof(c->sl_small));
-        }
         c->sl = ns;
-        c->slcap = ncap;
     }
     Py_ssize_t base = c->nsl, n = 0;
     FC_BEGIN_CRITICAL_SECTION(x);   /* the lock setattr takes on free-threaded builds */
