@@ -395,3 +395,29 @@ def test_cli_selection_params_and_errors() -> None:
     assert bad.returncode == 2 and "unknown parameter 'nope'" in bad.stderr
     bad = _cli("-w", "nope")
     assert bad.returncode == 2 and "unknown workload" in bad.stderr
+
+
+def test_c_and_python_descriptor_constants_agree():
+    """The descriptor layout is defined twice: in C (template.h, which
+    writes it) and in fastcopy.fca.descriptor (which reads it).  Parse the
+    header and compare every constant, so neither side changes alone."""
+    import re
+    from pathlib import Path
+
+    from fastcopy.fca import descriptor as D
+
+    header = Path(__file__).resolve().parents[1] / "src" / "fastcopy" / "_native" / "template.h"
+    text = header.read_text()
+    defines = {m[1]: m[2] for m in re.finditer(r"^#define (FCD_\w+) (\S+)", text, re.M)}
+    kinds = {m[1]: int(m[2]) for m in re.finditer(r"\b(FCD_[A-Z]+) = (\d+)", text)}
+
+    assert defines["FCD_MAGIC"] == '"' + D.MAGIC.decode() + '"'
+    assert int(defines["FCD_VERSION"]) == D.VERSION
+    assert int(defines["FCD_HEADER_SIZE"]) == D.HEADER.size
+    assert int(defines["FCD_NODE_SIZE"]) == D.NODE.size
+    assert int(defines["FCD_NF_BACKREF"], 0) == D.NF_BACKREF
+    flags = {k[len("FCD_HF_"):]: int(v, 0) for k, v in defines.items() if k.startswith("FCD_HF_")}
+    assert flags == {k[len("HF_"):]: getattr(D, k) for k in dir(D) if k.startswith("HF_")}
+    assert len(kinds) == len(D.KIND_NAMES) == 8
+    for name, value in kinds.items():
+        assert getattr(D, name[len("FCD_"):]) == value, name
