@@ -333,4 +333,16 @@ fc_dict_replace_at(PyObject *d, Py_ssize_t e, PyObject *key, PyObject *value)
 #define FC_END_CRITICAL_SECTION() }
 #endif
 
+/* bytearray(x) for an exact bytearray: a new one with the same bytes, read
+ * under x's critical section (another thread may resize the buffer). */
+static inline PyObject *
+fc_bytearray_copy(PyObject *x)
+{
+    PyObject *y;
+    FC_BEGIN_CRITICAL_SECTION(x);
+    y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x), PyByteArray_GET_SIZE(x));
+    FC_END_CRITICAL_SECTION();
+    return y;
+}
+
 #endif /* FASTCOPY_COMPAT_H */

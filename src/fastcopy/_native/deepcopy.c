@@ -1803,11 +1803,7 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
             return visit_set(c, x);
         }
         if (tp == &PyByteArray_Type && !FC_LOAD_INT(st->bytearray_reduced)) {
-            FC_BEGIN_CRITICAL_SECTION(x);
-            y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
-                                              PyByteArray_GET_SIZE(x));
-            FC_END_CRITICAL_SECTION();
-            return visit_finished(c, x, y, 0, out);
+            return visit_finished(c, x, fc_bytearray_copy(x), 0, out);
         }
     }
 

@@ -51,12 +51,7 @@ floor_one(PyObject *c)
         return PySet_New(c);
     }
     if (PyByteArray_Check(c)) {
-        PyObject *y;
-        FC_BEGIN_CRITICAL_SECTION(c);   /* its buffer may be resized */
-        y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(c),
-                                          PyByteArray_GET_SIZE(c));
-        FC_END_CRITICAL_SECTION();
-        return y;
+        return fc_bytearray_copy(c);
     }
     PyErr_Format(PyExc_TypeError,
                  "_alloc_floor: unsupported container type %.200s "

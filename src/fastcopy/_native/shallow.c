@@ -64,12 +64,7 @@ fc_copy(FcState *st, PyObject *x)
             return PySet_New(x);
         }
         if (tp == &PyByteArray_Type) {
-            PyObject *y;
-            FC_BEGIN_CRITICAL_SECTION(x);   /* its buffer may be resized */
-            y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x),
-                                              PyByteArray_GET_SIZE(x));
-            FC_END_CRITICAL_SECTION();
-            return y;
+            return fc_bytearray_copy(x);
         }
     }
 

@@ -73,12 +73,7 @@ def _forward(own: argparse.Namespace):
     """pyperf's add_cmdline_args: give the workers our selection."""
 
     def add(cmd: list[str], _args: Any) -> None:
-        for m in own.workload_module:
-            cmd += ["--workload-module", m]
-        for f in own.pickle:
-            cmd += ["--pickle", f]
-        for s in own.peer:
-            cmd += ["--peer", s]
+        cmd += I.driver_args(own)
         cmd += ["--workload", *own._workloads, "--impl", *own._impls, "--no-verify",
                 "--mode-label", own.mode_label]
 
