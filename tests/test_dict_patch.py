@@ -93,3 +93,40 @@ def test_instance_dicts():
 @pytest.mark.parametrize("n", [1, 5, 8, 9, 100])
 def test_sizes(n):
     check({f"k{i}": ([i] if i % 2 else i) for i in range(n)})
+
+
+class ReturnsSelf:
+    """A __deepcopy__ hook whose copy is the object itself: its dict entry
+    needs no patch, but the hook is Python code, so the dict in progress
+    is settled (cut back to the entries done) before it runs."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        {"a": (1, 2), "b": [1], "c": ("x", None)},           # tuples of atoms: their own copy
+        {"t": (1, (2, 3)), "l": [(4,)], "n": 0},              # nested tuples of atoms
+        {"s": ReturnsSelf(), "z": [2]},                       # first value scanned is its own copy
+        {"x": 1, "s": ReturnsSelf(), "z": 2, "w": (3,)},     # ... after a leading atom
+        {"l": [1], "s": ReturnsSelf(), "t": (1,), "d": {"k": ReturnsSelf()}},
+    ],
+    ids=["tuples", "nested-tuples", "self-first", "self-after-atom", "mixed"],
+)
+def test_values_that_are_their_own_copy(x):
+    got = check(x)
+    for k, v in x.items():
+        if isinstance(v, (tuple, ReturnsSelf)):
+            assert got[k] is v
+
+
+def test_own_copy_hook_keeps_every_entry_in_order():
+    # A hook copies the dict's memo-visible state: the entries after it must
+    # still all be there, in x's order (a wrongly skipped patch after the
+    # settle would drop the hook's entry).
+    s = ReturnsSelf()
+    x = {f"k{i}": (s if i == 3 else (i,)) for i in range(8)}
+    got = check(x)
+    assert got["k3"] is s

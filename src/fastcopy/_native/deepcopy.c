@@ -837,6 +837,13 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
         f = &c->frames[fi];
+        if (f->phase == DICT_PATCH && r == value) {
+            /* its own copy (a tuple of atoms, ...): y = PyDict_Copy(x)
+             * already holds it */
+            Py_DECREF(r);
+            Py_CLEAR(f->a);
+            continue;
+        }
         if (f->phase == DICT_PATCH) {
     patch:
             if (dict_patch(f->y, f->i - 1, f->a, r) < 0) {
@@ -1403,7 +1410,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     if (patch) {
         for (;;) {
             Py_ssize_t at = pos;
-            if (!PyDict_Next(x, &pos, &k, &v)) {
+            if (!fc_dict_next_fast(x, &pos, &k, &v)) {
                 k = NULL;
                 break;
             }
@@ -1452,7 +1459,15 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
             return vr;
         }
         f = &c->frames[fi];
-        int rc = dict_patch(f->y, f->i - 1, f->a, r);
+        int rc = 0;
+        if (r == v && f->phase == DICT_PATCH) {
+            /* its own copy, and no Python code ran (which would have
+             * settled y): y = PyDict_Copy(x) already holds it */
+            Py_DECREF(r);
+        }
+        else {
+            rc = dict_patch(f->y, f->i - 1, f->a, r);
+        }
         Py_CLEAR(f->a);
         if (rc < 0) {
             return V_ERROR;
@@ -1581,10 +1596,34 @@ plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
     }
     if (!FC_FREE_THREADED && PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
         PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
-        Py_ssize_t pos = 0;
+        Py_ssize_t pos = 0, nsplit = 0;
         PyObject *k, *v;
         int all_str = 1;
-        while (PyDict_Next(*dict, &pos, &k, &v)) {
+#if FC_HAS_DICT_SLOTS
+        /* a split table: scan its (shared) keys, no values needed */
+        const FcDictUnicodeEntry *split = fc_dict_split_keys(*dict, &nsplit);
+        if (split == NULL || nsplit > 32) {
+            nsplit = 0;
+        }
+#define FC_SPLIT_KEY(s, i) ((s)[i].me_key)
+#else
+        PyObject **split = NULL;
+#define FC_SPLIT_KEY(s, i) ((s)[i])
+#endif
+        for (;;) {
+            if (nsplit > 0) {
+                if (pos == nsplit) {
+                    break;
+                }
+                k = FC_SPLIT_KEY(split, pos);
+                pos++;
+                if (k == NULL) {
+                    continue;
+                }
+            }
+            else if (!fc_dict_next_fast(*dict, &pos, &k, &v)) {
+                break;
+            }
             if (!PyUnicode_CheckExact(k)) {
                 all_str = 0;
                 break;
@@ -1599,6 +1638,7 @@ plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
                 }
             }
         }
+#undef FC_SPLIT_KEY
         if (all_str) {
             return 0;
         }
@@ -1623,12 +1663,7 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     }
     /* y = copyreg.__newobj__(cls) == object.__new__(cls) (no Python code:
      * STRAT_PLAIN_DICT means tp_new is object's) */
-    PyTypeObject *tp = Py_TYPE(x);
-    PyObject *noargs = PyTuple_New(0);
-    if (noargs != NULL) {
-        y = tp->tp_new(tp, noargs, NULL);
-        Py_DECREF(noargs);
-    }
+    y = fc_new_plain_instance(Py_TYPE(x));
     int elide = y != NULL && can_elide(c, x);
     if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         Py_XDECREF(y);

@@ -17,7 +17,7 @@ fc_dict_next(PyObject *dict, Py_ssize_t *pos, Py_ssize_t used, Py_ssize_t *left,
         PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
         return -1;
     }
-    if (!PyDict_Next(dict, pos, key, value)) {
+    if (!fc_dict_next_fast(dict, pos, key, value)) {
         return 0;
     }
     if (*left == 0) {
