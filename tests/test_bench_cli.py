@@ -65,6 +65,23 @@ def test_every_subcommand_has_help(sub):
     assert "--quick" in out
 
 
+def test_bench_sh_knows_every_subcommand():
+    # scripts/bench.sh -> nox -s bench: a first argument that is not a known
+    # subcommand goes to `run`, so a subcommand missing from the noxfile's
+    # list would run `run SUBCOMMAND` and fail
+    import ast
+    from fastcopy.bench.cli import COMMANDS
+
+    noxfile = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "noxfile.py")
+    if not os.path.exists(noxfile):
+        pytest.skip("no noxfile.py beside tests/ (not a checkout)")
+    tree = ast.parse(open(noxfile, encoding="utf-8").read())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "bench")
+    sub = next(ast.literal_eval(n.value) for n in ast.walk(fn)
+               if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "sub")
+    assert set(sub) == set(COMMANDS)
+
+
 def test_top_level_help_and_unknown_subcommand():
     r = bench()
     assert r.returncode == 2 and "SUBCOMMAND" in r.stdout
