@@ -97,6 +97,8 @@ def test_top_level_help_and_unknown_subcommand():
         (["run", "--quick", "--pickle", "/nonexistent.pkl"], "--pickle /nonexistent.pkl: no such file"),
         (["verify", "-w", "zzz"], "no workload matches 'zzz'"),
         (["counters", "-i", "nope"], "no implementation matches 'nope'"),
+        (["counters", "-n", "0"], "--loops: must be a whole number of at least 1, not '0'"),
+        (["counters", "--candidate", "nope"], "no implementation matches 'nope'"),
         (["memory", "-i", "nope"], "no implementation matches 'nope'"),
         (["memory", "-w", "zzz"], "no workload matches 'zzz'"),
         (["memory", "--jobs", "0"], "--jobs must be at least 1"),
@@ -120,6 +122,16 @@ def test_missing_optional_tools_say_how_to_install(tmp_path):
         r = subprocess.run([sys.executable, "-c", code.format(mod=mod, argv=argv)], capture_output=True, text=True)
         assert r.returncode != 0
         assert "pip install 'fastcopy[bench]'" in r.stdout + r.stderr, r.stderr
+    # copium asked for but not importable: an error that says how to install it
+    argv = ["counters", "--quick", "-w", "deepcopy_reduce", "--candidate", "copium"]
+    r = subprocess.run([sys.executable, "-c", code.format(mod="copium", argv=argv)], capture_output=True, text=True)
+    assert r.returncode != 0 and "--candidate copium: peer 'copium' is not installed" in r.stderr, r.stderr
+    assert "pip install copium" in r.stderr
+    # py-spy missing
+    r = subprocess.run([sys.executable, "-c", "import sys, fastcopy.bench.flamegraph as f; "
+                        "f.find_py_spy = lambda: None; from fastcopy.bench.cli import main; "
+                        "sys.exit(main(['flamegraph', '--quick']))"], capture_output=True, text=True)
+    assert r.returncode != 0 and "py-spy is not installed: pip install 'fastcopy[bench]'" in r.stderr, r.stderr
     # valgrind missing (and perf): an empty PATH
     r = bench("counters", "--quick", "--source", "valgrind", env={"PATH": str(tmp_path)})
     assert r.returncode != 0 and "apt-get install valgrind" in r.stderr
