@@ -234,6 +234,12 @@ def test_compare_arithmetic_two_files_and_one_file(tmp_path):
     faster = (845.3 - 792.5) / 845.3 * 100
     assert f"deepcopy/stdlib  ✓ Faster: {faster:.2f}% (845.3 → 792.5 μs)" in out
     assert "memo/stdlib      ✗ Slower: 25.00% (100.0 → 125.0 μs)" in out
+    # below 10 μs, more decimals, so that a few percent still shows in the times
+    make_suite(tmp_path / "c.json", {"small/stdlib": [2.43e-6] * 3, "tiny/stdlib": [0.543e-6] * 3})
+    make_suite(tmp_path / "d.json", {"small/stdlib": [2.37e-6] * 3, "tiny/stdlib": [0.534e-6] * 3})
+    small = ok(bench("compare", str(tmp_path / "c.json"), str(tmp_path / "d.json")))
+    assert f"small/stdlib  ✓ Faster: {(2.43 - 2.37) / 2.43 * 100:.2f}% (2.43 → 2.37 μs)" in small
+    assert f"tiny/stdlib   ✓ Faster: {(543 - 534) / 543 * 100:.2f}% (0.543 → 0.534 μs)" in small
     g = math.sqrt(792.5 / 845.3 * 1.25)
     assert f"Geometric mean (2 benchmark(s)): ✗ Slower: {(g - 1) * 100:.2f}% (time ratio {g:.4f})" in out
     # one file, two implementations
