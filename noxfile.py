@@ -225,7 +225,7 @@ def bench(session: nox.Session) -> None:
     option go to `run` (`-- --quick -w 'deepcopy*'`).
     """
     _install_project(session, "bench", {})
-    sub = ("run", "report", "compare", "counters", "flamegraph", "plot", "verify")
+    sub = ("run", "report", "compare", "counters", "memory", "flamegraph", "plot", "verify")
     args = list(session.posargs)
     if not args:
         out = os.path.join(session.create_tmp(), "results.json")

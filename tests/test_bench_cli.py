@@ -65,6 +65,23 @@ def test_every_subcommand_has_help(sub):
     assert "--quick" in out
 
 
+def test_bench_sh_knows_every_subcommand():
+    # scripts/bench.sh -> nox -s bench: a first argument that is not a known
+    # subcommand goes to `run`, so a subcommand missing from the noxfile's
+    # list would run `run SUBCOMMAND` and fail
+    import ast
+    from fastcopy.bench.cli import COMMANDS
+
+    noxfile = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "noxfile.py")
+    if not os.path.exists(noxfile):
+        pytest.skip("no noxfile.py beside tests/ (not a checkout)")
+    tree = ast.parse(open(noxfile, encoding="utf-8").read())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "bench")
+    sub = next(ast.literal_eval(n.value) for n in ast.walk(fn)
+               if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "sub")
+    assert set(sub) == set(COMMANDS)
+
+
 def test_top_level_help_and_unknown_subcommand():
     r = bench()
     assert r.returncode == 2 and "SUBCOMMAND" in r.stdout
@@ -80,6 +97,8 @@ def test_top_level_help_and_unknown_subcommand():
         (["run", "--quick", "--pickle", "/nonexistent.pkl"], "--pickle /nonexistent.pkl: no such file"),
         (["verify", "-w", "zzz"], "no workload matches 'zzz'"),
         (["counters", "-i", "nope"], "no implementation matches 'nope'"),
+        (["counters", "-n", "0"], "--loops: must be a whole number of at least 1, not '0'"),
+        (["counters", "--candidate", "nope"], "no implementation matches 'nope'"),
         (["memory", "-i", "nope"], "no implementation matches 'nope'"),
         (["memory", "-w", "zzz"], "no workload matches 'zzz'"),
         (["memory", "--jobs", "0"], "--jobs must be at least 1"),
@@ -103,6 +122,16 @@ def test_missing_optional_tools_say_how_to_install(tmp_path):
         r = subprocess.run([sys.executable, "-c", code.format(mod=mod, argv=argv)], capture_output=True, text=True)
         assert r.returncode != 0
         assert "pip install 'fastcopy[bench]'" in r.stdout + r.stderr, r.stderr
+    # copium asked for but not importable: an error that says how to install it
+    argv = ["counters", "--quick", "-w", "deepcopy_reduce", "--candidate", "copium"]
+    r = subprocess.run([sys.executable, "-c", code.format(mod="copium", argv=argv)], capture_output=True, text=True)
+    assert r.returncode != 0 and "--candidate copium: peer 'copium' is not installed" in r.stderr, r.stderr
+    assert "pip install copium" in r.stderr
+    # py-spy missing
+    r = subprocess.run([sys.executable, "-c", "import sys, fastcopy.bench.flamegraph as f; "
+                        "f.find_py_spy = lambda: None; from fastcopy.bench.cli import main; "
+                        "sys.exit(main(['flamegraph', '--quick']))"], capture_output=True, text=True)
+    assert r.returncode != 0 and "py-spy is not installed: pip install 'fastcopy[bench]'" in r.stderr, r.stderr
     # valgrind missing (and perf): an empty PATH
     r = bench("counters", "--quick", "--source", "valgrind", env={"PATH": str(tmp_path)})
     assert r.returncode != 0 and "apt-get install valgrind" in r.stderr
@@ -205,6 +234,12 @@ def test_compare_arithmetic_two_files_and_one_file(tmp_path):
     faster = (845.3 - 792.5) / 845.3 * 100
     assert f"deepcopy/stdlib  ✓ Faster: {faster:.2f}% (845.3 → 792.5 μs)" in out
     assert "memo/stdlib      ✗ Slower: 25.00% (100.0 → 125.0 μs)" in out
+    # below 10 μs, more decimals, so that a few percent still shows in the times
+    make_suite(tmp_path / "c.json", {"small/stdlib": [2.43e-6] * 3, "tiny/stdlib": [0.543e-6] * 3})
+    make_suite(tmp_path / "d.json", {"small/stdlib": [2.37e-6] * 3, "tiny/stdlib": [0.534e-6] * 3})
+    small = ok(bench("compare", str(tmp_path / "c.json"), str(tmp_path / "d.json")))
+    assert f"small/stdlib  ✓ Faster: {(2.43 - 2.37) / 2.43 * 100:.2f}% (2.43 → 2.37 μs)" in small
+    assert f"tiny/stdlib   ✓ Faster: {(543 - 534) / 543 * 100:.2f}% (0.543 → 0.534 μs)" in small
     g = math.sqrt(792.5 / 845.3 * 1.25)
     assert f"Geometric mean (2 benchmark(s)): ✗ Slower: {(g - 1) * 100:.2f}% (time ratio {g:.4f})" in out
     # one file, two implementations

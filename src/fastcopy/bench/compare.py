@@ -35,8 +35,13 @@ def welch_t(a: Stat, b: Stat) -> float | None:
 
 
 def format_change(old: float, new: float) -> str:
-    """``✓ Faster: 6.24% (845.3 → 792.5 μs)`` for seconds ``old`` → ``new``."""
-    span = f"({old * 1e6:,.1f} → {new * 1e6:,.1f} μs)"
+    """``✓ Faster: 6.24% (845.3 → 792.5 μs)`` for seconds ``old`` → ``new``.
+
+    One decimal as in the report from 10 μs up; below, enough decimals that
+    the two times show the change (``2.43 → 2.37 μs``, ``0.543 → 0.534 μs``)."""
+    small = min(old, new) * 1e6
+    d = 1 if small >= 10 else 2 if small >= 1 else 3
+    span = f"({old * 1e6:,.{d}f} → {new * 1e6:,.{d}f} μs)"
     if new <= old:
         return f"✓ Faster: {(old - new) / old * 100:.2f}% {span}"
     return f"✗ Slower: {(new - old) / old * 100:.2f}% {span}"

@@ -213,6 +213,16 @@ def comparison_lines(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workload", nargs="+", metavar="NAME|GLOB",
                    help="workloads (default: the three bm_deepcopy ones)")
@@ -222,7 +232,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidate", default="fastcopy", help="compared implementation (default: fastcopy)")
     p.add_argument("--source", choices=("auto", "perf", "valgrind"), default="auto",
                    help="perf stat where hardware events work, else valgrind cachegrind (default: auto)")
-    p.add_argument("-n", "--loops", type=int, metavar="N",
+    p.add_argument("-n", "--loops", type=_positive_int, metavar="N",
                    help="loops in the short run (the long one has 3N; default: calibrated per workload)")
     p.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=2,
                    help="run the N and 3N runs in parallel (2, default) or one after the other (1)")
@@ -246,6 +256,11 @@ def main(args: argparse.Namespace) -> int:
         I.select([n])  # unknown name -> error
         if n not in names:
             names.append(n)
+    for n in (args.baseline, args.candidate):
+        ok, note = I.available(n)
+        if not ok:
+            raise SystemExit(f"error: --{'baseline' if n == args.baseline else 'candidate'} {n}: "
+                             f"{note.removesuffix('; skipped')}")
     impls = I.keep_available(names)
     perf_ok, perf_why = perf_status()
     if args.source == "perf" and not perf_ok:

@@ -46,6 +46,7 @@ def main(args: argparse.Namespace) -> int:
     fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(workloads) + 3), 5.0))
     width = 0.8 / max(1, len(impls))
     cmap = plt.get_cmap("tab10")
+    top = 1.0
     for k, impl in enumerate(impls):
         xs, ys = [], []
         for j, w in enumerate(workloads):
@@ -53,10 +54,14 @@ def main(args: argparse.Namespace) -> int:
             if impl in row:
                 xs.append(j - 0.4 + width * (k + 0.5))
                 ys.append(row["stdlib"].mean / row[impl].mean)
+        top = max([top, *ys])
         label = "floor (containers only)" if impl == FLOOR else impl
         ax.bar(xs, ys, width, label=label, color="none" if impl == FLOOR else cmap(k % 10),
                edgecolor="dimgray" if impl == FLOOR else None, hatch="///" if impl == FLOOR else None)
     ax.set_yscale("log")
+    # headroom above the tallest bar for the legend (upper left), so that
+    # the legend never hides a bar
+    ax.set_ylim(top=top * 3)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(workloads)))
     ax.set_xticklabels(workloads, rotation=35, ha="right")
@@ -64,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     md = benches[0].get_metadata() if benches else {}
     ax.set_title(args.title or f"fastcopy.bench: {title_of(md)}", fontsize=9)
     ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(4, len(impls)))
+    ax.legend(fontsize=8, ncol=min(7, len(impls)), loc="upper left")
     fig.tight_layout()
     out_dir = os.path.dirname(args.output)
     if out_dir:
