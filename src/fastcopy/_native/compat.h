@@ -286,6 +286,9 @@ typedef struct {
     PyObject *me_value;
 } FcDictUnicodeEntry;        /* dk_kind 1 */
 
+/* The entries array of a keys object: after its index table. */
+#define FC_DK_ENTRIES(dk) ((dk)->dk_indices + ((size_t)1 << (dk)->dk_log2_index_bytes))
+
 /* The entries of dict d's combined table if it has exactly n entries, and
  * its keys kind (0 general, 1 unicode) in *kind; NULL otherwise. */
 static inline char *
@@ -300,7 +303,7 @@ fc_dict_entries(PyObject *d, Py_ssize_t n, int *kind)
         return NULL;
     }
     *kind = dk->dk_kind;
-    return dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes);
+    return FC_DK_ENTRIES(dk);
 }
 
 /* The value slot of entry e (< n of fc_dict_entries) if its key is `key`;
@@ -337,7 +340,7 @@ fc_dict_replace_at(PyObject *d, Py_ssize_t e, PyObject *key, PyObject *value)
     if (dk->dk_kind > 1 || e < 0 || e >= dk->dk_nentries) {
         return 0;
     }
-    char *entries = dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes);
+    char *entries = FC_DK_ENTRIES(dk);
     PyObject **slot = fc_dict_value_slot(entries, dk->dk_kind, e, key);
     if (slot == NULL || *slot == NULL) {
         return 0;
@@ -367,7 +370,7 @@ fc_dict_next_fast(PyObject *d, Py_ssize_t *pos, PyObject **key, PyObject **value
         return PyDict_Next(d, pos, key, value);
     }
     Py_ssize_t i = *pos, n = dk->dk_nentries;
-    char *entries = dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes);
+    char *entries = FC_DK_ENTRIES(dk);
     if (i < 0) {
         return 0;
     }
@@ -412,7 +415,7 @@ fc_dict_split_keys(PyObject *d, Py_ssize_t *n)
         return NULL;
     }
     *n = dk->dk_nentries;
-    return (const FcDictUnicodeEntry *)(dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes));
+    return (const FcDictUnicodeEntry *)(FC_DK_ENTRIES(dk));
 }
 #else
 #define FC_HAS_DICT_SLOTS 0

@@ -768,10 +768,17 @@ dict_truncate(PyObject *y, Py_ssize_t keep)
 
 /* y[key] = value in DICT_PATCH, where y = PyDict_Copy(x) and the key is
  * x's entry e: in place when the table allows (fc_dict_replace_at),
- * otherwise PyDict_SetItem.  Steals `value`. */
+ * otherwise PyDict_SetItem.  `orig`: the value y still holds from the
+ * copy (x's, while no Python code has run), or NULL if not known; a value
+ * that is its own copy (a tuple of atoms, ...) then needs no store.
+ * Steals `value`. */
 static inline int
-dict_patch(PyObject *y, Py_ssize_t e, PyObject *key, PyObject *value)
+dict_patch(PyObject *y, Py_ssize_t e, PyObject *key, PyObject *value, PyObject *orig)
 {
+    if (value == orig) {
+        Py_DECREF(value);
+        return 0;
+    }
     if (fc_dict_replace_at(y, e, key, value)) {
         /* as PyDict_SetItem would: a dict holding a tracked object is
          * tracked (y, a copy of an untracked x, may not be yet) */
@@ -792,7 +799,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
      *     y[deepcopy(key, memo)] = deepcopy(value, memo)
      * (the value is evaluated first, then the key) */
     Frame *f = &c->frames[fi];
-    PyObject *r;
+    PyObject *r, *orig = NULL;   /* orig: see dict_patch */
     if (incoming != NULL) {
         if (f->phase == DICT_PATCH) {
             r = incoming;
@@ -837,16 +844,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
         f = &c->frames[fi];
-        if (f->phase == DICT_PATCH && r == value) {
-            /* its own copy (a tuple of atoms, ...): y = PyDict_Copy(x)
-             * already holds it */
-            Py_DECREF(r);
-            Py_CLEAR(f->a);
-            continue;
-        }
+        orig = value;          /* still y's: the phase says no Python code ran */
         if (f->phase == DICT_PATCH) {
     patch:
-            if (dict_patch(f->y, f->i - 1, f->a, r) < 0) {
+            if (dict_patch(f->y, f->i - 1, f->a, r, orig) < 0) {
                 Py_CLEAR(f->a);
                 return S_ERROR;
             }
@@ -1459,15 +1460,9 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
             return vr;
         }
         f = &c->frames[fi];
-        int rc = 0;
-        if (r == v && f->phase == DICT_PATCH) {
-            /* its own copy, and no Python code ran (which would have
-             * settled y): y = PyDict_Copy(x) already holds it */
-            Py_DECREF(r);
-        }
-        else {
-            rc = dict_patch(f->y, f->i - 1, f->a, r);
-        }
+        /* v is still y's only while no Python code ran (which would have
+         * settled y out of DICT_PATCH) */
+        int rc = dict_patch(f->y, f->i - 1, f->a, r, f->phase == DICT_PATCH ? v : NULL);
         Py_CLEAR(f->a);
         if (rc < 0) {
             return V_ERROR;
@@ -1583,6 +1578,27 @@ visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
     return V_PUSHED;
 }
 
+/* For plain_shadowed: -1 if key k is not an exact str, 1 if it is one of
+ * the names that shadow the class's protocol answers, else 0. */
+static inline int
+shadowing_name(FcState *st, PyObject *k)
+{
+    if (!PyUnicode_CheckExact(k)) {
+        return -1;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+    if (len < 10 || len > 13 || PyUnicode_READ_CHAR(k, 0) != '_') {
+        return 0;
+    }
+    PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (k == names[i] || PyUnicode_Compare(k, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* reduce_shadowed() for the plain path, without Python code when every
  * key of x's __dict__ is an exact str (otherwise the memo is flushed
  * first: comparing other keys may call __eq__).  Same contract. */
@@ -1595,52 +1611,32 @@ plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
         return -1;
     }
     if (!FC_FREE_THREADED && PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
-        PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
-        Py_ssize_t pos = 0, nsplit = 0;
-        PyObject *k, *v;
-        int all_str = 1;
+        int r = 0;
 #if FC_HAS_DICT_SLOTS
         /* a split table: scan its (shared) keys, no values needed */
-        const FcDictUnicodeEntry *split = fc_dict_split_keys(*dict, &nsplit);
-        if (split == NULL || nsplit > 32) {
-            nsplit = 0;
+        Py_ssize_t n;
+        const FcDictUnicodeEntry *split = fc_dict_split_keys(*dict, &n);
+        if (split != NULL && n <= 32) {
+            for (Py_ssize_t i = 0; r == 0 && i < n; i++) {
+                if (split[i].me_key != NULL) {
+                    r = shadowing_name(st, split[i].me_key);
+                }
+            }
+            if (r >= 0) {
+                return r;
+            }
         }
-#define FC_SPLIT_KEY(s, i) ((s)[i].me_key)
-#else
-        PyObject **split = NULL;
-#define FC_SPLIT_KEY(s, i) ((s)[i])
+        else
 #endif
-        for (;;) {
-            if (nsplit > 0) {
-                if (pos == nsplit) {
-                    break;
-                }
-                k = FC_SPLIT_KEY(split, pos);
-                pos++;
-                if (k == NULL) {
-                    continue;
-                }
+        {
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            while (r == 0 && fc_dict_next_fast(*dict, &pos, &k, &v)) {
+                r = shadowing_name(st, k);
             }
-            else if (!fc_dict_next_fast(*dict, &pos, &k, &v)) {
-                break;
+            if (r >= 0) {
+                return r;
             }
-            if (!PyUnicode_CheckExact(k)) {
-                all_str = 0;
-                break;
-            }
-            Py_ssize_t len = PyUnicode_GET_LENGTH(k);
-            if (len < 10 || len > 13 || PyUnicode_READ_CHAR(k, 0) != '_') {
-                continue;
-            }
-            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-                if (k == names[i] || PyUnicode_Compare(k, names[i]) == 0) {
-                    return 1;
-                }
-            }
-        }
-#undef FC_SPLIT_KEY
-        if (all_str) {
-            return 0;
         }
     }
     Py_CLEAR(*dict);
