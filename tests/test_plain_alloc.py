@@ -136,3 +136,100 @@ def test_protocol_names_in_shared_instance_keys(name):
     for g, o in zip(got[0], objs):
         if isinstance(g, S) and g is not o:
             assert g.b is not o.b
+
+
+# --------------------------------------------------------------------------
+# 3.13: the state's items are written into the new instance's inline values
+# (compat.h, fc_set_inline_values); every layout the guards send back to
+# y.__dict__.update(state) must give the stdlib's result too.
+
+
+def _attrs(o):
+    """An instance's attributes, in order, with values shown by repr."""
+    return [(k, repr(v)) for k, v in vars(o).items()]
+
+
+def _same_as_stdlib(x):
+    got, want = fastcopy.deepcopy(x), copy.deepcopy(x)
+    gs = got if isinstance(got, list) else [got]
+    ws = want if isinstance(want, list) else [want]
+    assert [_attrs(g) for g in gs] == [_attrs(w) for w in ws]
+    return got, want
+
+
+class Bag:
+    pass
+
+
+def test_attribute_orders_differ_between_instances():
+    a, b = Bag(), Bag()
+    a.p, a.q, a.r = 1, [2], {"s": 3}
+    b.r, b.q, b.p = {"s": 3}, [2], 1          # same shared keys, other order
+    got, _ = _same_as_stdlib([a, b])
+    got[1].t = 4
+    assert list(vars(got[1])) == ["r", "q", "p", "t"]
+
+
+def test_deleted_attribute_leaves_a_hole_in_the_shared_keys():
+    a = Bag()
+    a.p, a.q, a.r = 1, [2], 3
+    del a.q
+    got, _ = _same_as_stdlib(a)
+    assert not hasattr(got, "q")
+    got.q = "back"
+    assert list(vars(got)) == ["p", "r", "q"]
+
+
+def test_more_attributes_than_a_shared_keys_table_holds():
+    a = Bag()
+    for i in range(60):
+        setattr(a, f"f{i}", [i])
+    _same_as_stdlib(a)
+
+
+def test_non_str_key_in_an_instance_dict():
+    a = Bag()
+    a.p = [1]
+    a.__dict__[7] = "seven"
+    got, _ = _same_as_stdlib(a)
+    assert got.__dict__[7] == "seven"
+
+
+def test_replaced_dict_and_materialised_dict():
+    a, b = Bag(), Bag()
+    a.__dict__ = {"z": [1], "y": 2}            # a dict of its own
+    b.m = [3]
+    vars(b)                                     # b's dict made (embedded)
+    _same_as_stdlib([a, b])
+
+
+def test_hook_sets_an_attribute_on_the_copy_before_its_state_lands():
+    class Inject:
+        def __deepcopy__(self, memo):
+            owner = next(v for v in memo.values() if isinstance(v, Bag))
+            owner.injected = "early"
+            return "inj"
+
+    def make():
+        a = Bag()
+        a.first = [1]
+        a.hook = Inject()
+        a.last = 2
+        return a
+
+    got, want = fastcopy.deepcopy(make()), copy.deepcopy(make())
+    assert _attrs(got) == _attrs(want)
+    assert list(vars(got))[0] == "injected"
+
+
+def test_state_dict_shared_by_two_references():
+    # the state (x.__dict__) is also reachable from elsewhere in the graph:
+    # its copy is memoized and must be the same object at both places
+    a = Bag()
+    a.v = [1]
+    x = [a, a.__dict__]
+    got, want = fastcopy.deepcopy(x), copy.deepcopy(x)
+    assert vars(got[0]) == got[1] == vars(want[0]) == want[1]
+    assert (got[1] is vars(got[0])) == (want[1] is vars(want[0]))
+    got[1]["v"].append(2)
+    assert got[0].v == [1, 2]

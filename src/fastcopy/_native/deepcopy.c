@@ -89,8 +89,10 @@ typedef struct {
  * its keep-alive list.  y == NULL: x is in the memo table (borrowed, the
  * table owns it).  y != NULL: an elided entry, x and y owned here until a
  * flush puts them in the table; DONE_AS_DICT: y has since become an
- * instance's __dict__, so the memo must get a copy of it.  The flag is the
- * low bit of `xf` (objects are at least 8-byte aligned): 16 bytes an
+ * instance's __dict__, so the memo must get a copy of it; DONE_AS_ATTRS
+ * (3.13): y is now the instance whose attributes the copy became (the
+ * copy itself is gone), so the memo gets a copy of y's __dict__.  The
+ * flags are the low bits of `xf` (objects are at least 8-byte aligned): 16 bytes an
  * entry, one per container of a pure-data copy, so its size is the
  * engine's main transient memory (see docs/design.md, "Memory"). */
 typedef struct {
@@ -98,7 +100,8 @@ typedef struct {
     PyObject *y;
 } DoneEntry;
 #define DONE_AS_DICT ((uintptr_t)1)
-#define DONE_X(e) ((PyObject *)((e)->xf & ~DONE_AS_DICT))
+#define DONE_AS_ATTRS ((uintptr_t)2)
+#define DONE_X(e) ((PyObject *)((e)->xf & ~(DONE_AS_DICT | DONE_AS_ATTRS)))
 
 /* A slot of an F_SLOTS frame: member offset, the original's value and its
  * copy (both owned), stored into the new object only when all are done. */
@@ -417,6 +420,14 @@ memo_flush(Copier *c)
         PyObject *v = e->y;
         if (e->xf & DONE_AS_DICT) {
             v = PyDict_Copy(e->y);
+            if (v == NULL) {
+                return -1;
+            }
+        }
+        else if (e->xf & DONE_AS_ATTRS) {
+            PyObject *d = PyObject_GenericGetDict(e->y, NULL);
+            v = d == NULL ? NULL : PyDict_Copy(d);
+            Py_XDECREF(d);
             if (v == NULL) {
                 return -1;
             }
@@ -1201,6 +1212,20 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             last->xf |= DONE_AS_DICT;
         }
     }
+#if FC_HAS_INLINE_VALUES
+    else if (fc_set_inline_values(f->y, incoming)) {
+        /* 3.13: the state's items are now y's attributes (see compat.h);
+         * the state itself is not kept when only the done log and this
+         * frame hold it: a flush gives the memo a copy of y's __dict__ */
+        rc = 0;
+        if (last != NULL && DONE_X(last) == f->a && last->y == incoming &&
+            Py_REFCNT(incoming) == 2) {
+            last->y = Py_NewRef(f->y);
+            last->xf |= DONE_AS_ATTRS;
+            Py_DECREF(incoming);     /* the done log's reference */
+        }
+    }
+#endif
     else {
         PyObject *ydict = PyObject_GenericGetDict(f->y, NULL);
         if (ydict != NULL) {
