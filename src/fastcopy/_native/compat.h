@@ -499,6 +499,64 @@ fc_set_inline_values(PyObject *y, PyObject *state)
     yv->size = (uint8_t)n;
     return 1;
 }
+
+/* The state copied straight from x's inline values into y's (the engine's
+ * PLAIN_INLINE phase, deepcopy.c step_plain_inline): no state dict is
+ * built at all.  fc_inline_pair checks, once per instance, that x's
+ * __dict__ `dict` is the embedded dict over x's valid inline values and
+ * the class's cached keys, that y (a new instance of the same type) has
+ * empty valid values and no dict, and that every index x uses fits y's
+ * capacity; it returns x's values, or NULL if any of that fails. */
+static inline FcDictValues *
+fc_inline_pair(PyObject *x, PyObject *dict, PyObject *y)
+{
+    PyTypeObject *tp = Py_TYPE(x);
+    const unsigned long need = Py_TPFLAGS_INLINE_VALUES | Py_TPFLAGS_MANAGED_DICT |
+                               Py_TPFLAGS_HEAPTYPE;
+    if ((tp->tp_flags & need) != need || tp->tp_basicsize != (Py_ssize_t)sizeof(PyObject) ||
+        Py_TYPE(y) != tp || !PyDict_CheckExact(dict)) {
+        return NULL;
+    }
+    FcDictValues *xv = (FcDictValues *)((char *)x + sizeof(PyObject));
+    FcDictValues *yv = (FcDictValues *)((char *)y + sizeof(PyObject));
+    PyDictObject *mp = (PyDictObject *)dict;
+    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if ((void *)mp->ma_values != (void *)xv || (void *)mp->ma_keys != (void *)dk ||
+        dk == NULL || dk->dk_kind != 2 || !xv->valid || xv->size != mp->ma_used ||
+        !yv->valid || !yv->embedded || yv->size != 0 || FC_MANAGED_DICT(y) != NULL) {
+        return NULL;
+    }
+    const uint8_t *xo = FC_VALUES_ORDER(xv);
+    for (Py_ssize_t i = 0; i < xv->size; i++) {
+        if (xo[i] >= yv->capacity || xo[i] >= dk->dk_nentries || xv->values[xo[i]] == NULL) {
+            return NULL;
+        }
+    }
+    return xv;
+}
+
+/* Instance obj's inline values (a type fc_inline_pair accepted). */
+#define FC_INLINE_VALUES(obj) ((FcDictValues *)((char *)(obj) + sizeof(PyObject)))
+
+/* The key at index ix of tp's cached (split) keys: borrowed; a shared
+ * keys object only ever grows, so it stays valid while tp lives. */
+static inline PyObject *
+fc_inline_key(PyTypeObject *tp, Py_ssize_t ix)
+{
+    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    return ((FcDictUnicodeEntry *)FC_DK_ENTRIES(dk))[ix].me_key;
+}
+
+/* y.<key ix> = v for an attribute y does not have yet (steals v), as
+ * store_instance_attr_lock_held does on an instance with no dict. */
+static inline void
+fc_inline_append(PyObject *y, Py_ssize_t ix, PyObject *v)
+{
+    FcDictValues *yv = FC_INLINE_VALUES(y);
+    assert(ix < yv->capacity && yv->values[ix] == NULL && yv->size < yv->capacity);
+    yv->values[ix] = v;
+    FC_VALUES_ORDER(yv)[yv->size++] = (uint8_t)ix;
+}
 #endif /* FC_PY313_PLUS */
 #else
 #define FC_HAS_DICT_SLOTS 0

@@ -124,6 +124,7 @@ typedef struct {
     Py_ssize_t depth, cap;
     Py_ssize_t reduce_depth; /* F_REDUCE frames on the stack */
     Py_ssize_t npatch;       /* F_DICT frames in DICT_PATCH on the stack */
+    Py_ssize_t ninline;      /* F_PLAIN frames in PLAIN_INLINE on the stack */
     unsigned long ticks;
     MemoTable table;
     /* Native mode: the originals whose copies are finished, in the order
@@ -156,6 +157,8 @@ typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
 static VisitResult visit(Copier *c, PyObject *x, PyObject **out, int memo_checked);
 static int dict_truncate(PyObject *y, Py_ssize_t keep);
 enum { DICT_EXACT = 0, DICT_PATCH = 1 };
+/* F_PLAIN phases (see step_plain and step_plain_inline) */
+enum { PLAIN_DICT = 0, PLAIN_INLINE = 1, PLAIN_STATE = 2 };
 
 /* ------------------------------------------------------------------ */
 /* memo operations (stdlib spelling in the comments)                  */
@@ -400,10 +403,15 @@ elided_frame_push(Copier *c, Frame *f)
     return 0;
 }
 
+static int settle_inline(Copier *c);
+
 /* Put every elided entry in the memo table.  0 or -1. */
 static int
 memo_flush(Copier *c)
 {
+    if (settle_inline(c) < 0) {
+        return -1;
+    }
     for (Py_ssize_t k = 0; k < c->n_elided_frames; k++) {
         Frame *f = &c->frames[c->elided_frames[k]];
         if (memo_insert(&c->table, f->x, f->y) < 0) {
@@ -451,7 +459,7 @@ memo_flush(Copier *c)
 static inline int
 memo_flush_if_needed(Copier *c)
 {
-    if (c->n_elided_frames == 0 && c->flush_from == c->ndone) {
+    if (c->n_elided_frames == 0 && c->flush_from == c->ndone && c->ninline == 0) {
         return 0;
     }
     return memo_flush(c);
@@ -609,6 +617,9 @@ frame_pop(Copier *c)
     }
     if (f.kind == F_DICT && f.phase == DICT_PATCH) {
         c->npatch--;
+    }
+    if (f.kind == F_PLAIN && f.phase == PLAIN_INLINE) {
+        c->ninline--;
     }
     /* release after popping: a __del__ may run */
     Py_XDECREF(f.x);
@@ -1183,10 +1194,16 @@ args:
 /* The replay of (copyreg.__newobj__, (cls,), state) for a STRAT_PLAIN_DICT
  * class, after y = object.__new__(cls) and memo[id(x)] = y:
  *     state = deepcopy(state, memo); y.__dict__.update(state) */
+static StepResult step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming,
+                                    PyObject **out);
+
 static StepResult
 step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
     Frame *f = &c->frames[fi];
+    if (f->phase != PLAIN_DICT) {
+        return step_plain_inline(c, fi, incoming, out);
+    }
     if (incoming == NULL) {
         /* the state is x.__dict__, which x and this frame hold: elidable
          * when nothing else does */
@@ -1248,6 +1265,194 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     f->y = NULL;
     return S_DONE;
 }
+
+/* PLAIN_INLINE and PLAIN_STATE (3.13, FC_HAS_INLINE_VALUES)
+ * ------------------------------------------------------------------
+ * The stdlib copies a plain instance's state as
+ *     state = deepcopy(x.__dict__, memo)      # S = {}; memo[id(d)] = S; S[k] = deepcopy(v)...
+ *     y.__dict__.update(state)
+ * When the copy of x.__dict__ could be elided (only x holds the dict and
+ * nothing on the stack memoizes late), S is never seen by anything but
+ * that update, so PLAIN_INLINE skips it: it walks x's inline values in
+ * their insertion order and appends each value's copy to y's inline
+ * values (fc_inline_append), which is what y holds after the update.
+ * Two things could tell the difference, and both happen only when Python
+ * code is about to run, i.e. in memo_flush: the memo must then hold S
+ * (with the items copied so far), and y must still be empty.  So
+ * memo_flush first settles every PLAIN_INLINE frame (settle_inline): the
+ * values y holds move into a new dict S, S goes into the memo table under
+ * x.__dict__, and the frame continues in PLAIN_STATE, the stdlib's loop:
+ * x.__dict__ iterated live from the same position (a split table's
+ * PyDict_Next position is its insertion-order index), copies stored in S,
+ * then y.__dict__.update(S).  A PLAIN_INLINE frame that finishes logs
+ * x.__dict__ as done with DONE_AS_ATTRS, so that a later flush gives the
+ * memo a copy of y's __dict__ for it, as for fc_set_inline_values.
+ *
+ * Frame fields: a x.__dict__ (owned), b S (PLAIN_STATE), c the key whose
+ * value is being copied (PLAIN_STATE), i the position in x's order, n the
+ * size at the start (the stdlib's iterator checks it), n2 the index of
+ * the value being copied in PLAIN_INLINE (-1: none), or the number of
+ * items left in PLAIN_STATE (fc_dict_next). */
+#if FC_HAS_INLINE_VALUES
+static int
+settle_inline_frame(Copier *c, Frame *f)
+{
+    PyObject *state = PyDict_New();
+    if (state == NULL) {
+        return -1;
+    }
+    FcDictValues *yv = FC_INLINE_VALUES(f->y);
+    const uint8_t *yo = FC_VALUES_ORDER(yv);
+    PyTypeObject *tp = Py_TYPE(f->x);
+    int rc = 0;
+    for (Py_ssize_t k = 0; rc == 0 && k < yv->size; k++) {
+        rc = PyDict_SetItem(state, fc_inline_key(tp, yo[k]), yv->values[yo[k]]);
+    }
+    if (rc < 0 || memo_insert(&c->table, f->a, state) < 0) {
+        Py_DECREF(state);
+        return -1;
+    }
+    /* y empty again, as the stdlib's is until the update; state holds
+     * every value, so no object is freed here */
+    for (Py_ssize_t k = 0; k < yv->size; k++) {
+        Py_CLEAR(yv->values[yo[k]]);
+    }
+    yv->size = 0;
+    if (f->n2 >= 0) {
+        f->c = Py_NewRef(fc_inline_key(tp, f->n2));
+    }
+    f->b = state;
+    f->n2 = f->n - f->i;     /* items left for fc_dict_next */
+    f->phase = PLAIN_STATE;
+    c->ninline--;
+    return 0;
+}
+
+static int
+settle_inline(Copier *c)
+{
+    for (Py_ssize_t k = c->depth - 1; k >= 0 && c->ninline > 0; k--) {
+        Frame *f = &c->frames[k];
+        if (f->kind == F_PLAIN && f->phase == PLAIN_INLINE && settle_inline_frame(c, f) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static StepResult
+step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    Frame *f = &c->frames[fi];
+    PyObject *r;
+    if (incoming != NULL) {
+        r = incoming;
+        goto arrived;
+    }
+    while (f->phase == PLAIN_INLINE) {
+        FcDictValues *xv = FC_INLINE_VALUES(f->x);
+        if (!xv->valid || xv->size != f->n) {
+            /* changed by a finalizer: go on as the stdlib's loop does */
+            if (settle_inline_frame(c, f) < 0) {
+                return S_ERROR;
+            }
+            break;
+        }
+        if (f->i == f->n) {
+            /* done: x.__dict__'s copy is y's attributes now */
+            f->phase = PLAIN_DICT;
+            c->ninline--;
+            if (done_log(c, f->a, f->y) < 0) {
+                return S_ERROR;
+            }
+            c->done[c->ndone - 1].xf |= DONE_AS_ATTRS;
+            goto finished;
+        }
+        Py_ssize_t ix = FC_VALUES_ORDER(xv)[f->i++];
+        PyObject *v = xv->values[ix];
+        if (fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+            fc_inline_append(f->y, ix, Py_NewRef(v));
+            continue;
+        }
+        f->n2 = ix;
+        VisitResult vr = visit_child(c, v, &r);
+        if (vr != V_DONE) {
+            return vr == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    arrived:
+        if (f->phase == PLAIN_INLINE) {
+            fc_inline_append(f->y, f->n2, r);
+            f->n2 = -1;
+            continue;
+        }
+        /* the copy ran Python code, which settled the frame */
+        goto store;
+    }
+    /* PLAIN_STATE: for key, value in x.__dict__.items(): S[key] = deepcopy(value) */
+    for (;;) {
+        PyObject *key, *value;
+        int more = fc_dict_next(f->a, &f->i, f->n, &f->n2, &key, &value);
+        if (more <= 0) {
+            if (more < 0) {
+                return S_ERROR;
+            }
+            break;
+        }
+        f->c = Py_NewRef(key);
+        VisitResult vr = visit_child(c, value, &r);
+        if (vr != V_DONE) {
+            return vr == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    store:
+        {
+            /* the key's copy is itself (an exact str: fast_atoms) */
+            int rc = PyDict_SetItem(f->b, f->c, r);
+            Py_DECREF(r);
+            Py_CLEAR(f->c);
+            if (rc < 0) {
+                return S_ERROR;
+            }
+        }
+    }
+    {
+        /* deepcopy(x.__dict__) returns S (memoized at the settle) */
+        if (memo_finish(c, f->a, f->b, 1) < 0) {
+            return S_ERROR;
+        }
+        PyObject *ydict = PyObject_GenericGetDict(f->y, NULL);
+        int rc = ydict == NULL ? -1 : PyDict_Update(ydict, f->b);
+        Py_XDECREF(ydict);
+        Py_CLEAR(f->b);
+        f->phase = PLAIN_DICT;
+        if (rc < 0) {
+            return S_ERROR;
+        }
+    }
+finished:
+    if (frame_finish(c, f) < 0) {
+        return S_ERROR;
+    }
+    *out = f->y;
+    f->y = NULL;
+    return S_DONE;
+}
+#else
+static int
+settle_inline(Copier *c)
+{
+    (void)c;
+    return 0;
+}
+
+static StepResult
+step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    (void)c, (void)fi, (void)incoming, (void)out;
+    Py_UNREACHABLE();
+}
+#endif
 
 static StepResult
 step_slots(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
@@ -1705,6 +1910,18 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     c->reduce_depth++;
     f->y = y;
     f->a = dict;
+#if FC_HAS_INLINE_VALUES
+    /* 3.13: copy the state from x's inline values into y's, with no state
+     * dict, when its copy could be elided: only x and this visit hold the
+     * dict, and nothing on the stack memoizes late (see step_plain_inline) */
+    if (c->elide && c->late == 0 && Py_REFCNT(dict) == 2 && fc_inline_pair(x, dict, y) != NULL) {
+        f->phase = PLAIN_INLINE;
+        f->i = 0;
+        f->n = PyDict_GET_SIZE(dict);
+        f->n2 = -1;
+        c->ninline++;
+    }
+#endif
     if (elide && elided_frame_push(c, f) < 0) {
         return V_ERROR;
     }
@@ -2017,6 +2234,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.n_elided_frames = 0;
     c.elided_cap = FC_SMALL_FRAMES;
     c.flush_from = 0;
+    c.ninline = 0;
     c.elide_extra = 0;
     c.sl = c.sl_small;
     c.nsl = 0;
