@@ -198,16 +198,20 @@ fc_type_tag(PyTypeObject *tp)
  * code handles as "no __dict__ created yet" (getattr finds nothing,
  * setattr and __dict__ create the dict), so the dict is made once.  The
  * rest of object_new is argument checks (there are none) and the
- * abstract-class check, kept by calling tp_new for such classes.  3.13
+ * abstract-class check, kept by calling tp_new for such classes.
+ * with_values: the engine will write the attributes into the instance's
+ * values array (PLAIN_INLINE, below), so object_new makes it.  3.13
  * initialises inline values in the allocator, and 3.14 is untested here:
  * both use tp_new. */
 static inline PyObject *
-fc_new_plain_instance(PyTypeObject *tp)
+fc_new_plain_instance(PyTypeObject *tp, int with_values)
 {
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
-    if (!(tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT) && tp->tp_alloc != NULL) {
+    if (!with_values && !(tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT) && tp->tp_alloc != NULL) {
         return tp->tp_alloc(tp, 0);
     }
+#else
+    (void)with_values;
 #endif
     PyObject *noargs = PyTuple_New(0);
     if (noargs == NULL) {
@@ -418,39 +422,52 @@ fc_dict_split_keys(PyObject *d, Py_ssize_t *n)
     return (const FcDictUnicodeEntry *)(FC_DK_ENTRIES(dk));
 }
 
-/* 3.13: an instance's attributes stored straight into its inline values
+/* An instance's attributes written straight into its values array
  * ------------------------------------------------------------------
- * On 3.13 a plain class's instances keep their attributes in an array of
- * "inline values" inside the object (Py_TPFLAGS_INLINE_VALUES), indexed
- * like the class's shared keys (ht_cached_keys), with an insertion-order
- * array after it; no dict object exists until something asks for
- * __dict__.  The stdlib's y.__dict__.update(state) on a new instance first
- * materialises that dict (make_dict_from_instance_attributes), then
- * inserts key by key (a lookup in the shared keys each), and the dict
- * then lives as long as y, which costs y's deallocation a detach (a copy
- * of the values): about 3,300 of the 9,000 instructions of copying a
- * 6-field dataclass.  When the state is a split dict on the same shared
- * keys (the copy of x's own __dict__ always is), its values already sit
- * at the right indices: they are written into y's inline values in the
- * state's order, as setting each attribute on an instance with no dict
- * would (store_instance_attr_lock_held: values[ix] = value, then ix
- * appended to the order array).  What the instance then holds is what
- * update would have given it; only the dict object is not made (made on
- * demand later, as for any instance whose __dict__ was never read).
+ * From 3.11 on, an instance of a plain class keeps its attributes in a
+ * "values" array indexed like the class's shared keys (ht_cached_keys),
+ * with an insertion-order array beside it; no dict object exists until
+ * something asks for __dict__.  3.11 and 3.12 malloc that array
+ * (object.__new__ does, _PyObject_InitializeDict) and point to it from
+ * the pre-header; 3.13 keeps it inside the object ("inline values",
+ * Py_TPFLAGS_INLINE_VALUES).  A dict made from it (x.__dict__) is a split
+ * dict whose ma_values is that same array, in the same layout.
  *
- * Layouts mirrored from 3.13's Include/internal/pycore_dict.h (struct
- * _dictvalues, get_insertion_order_array) and pycore_object.h
- * (_PyObject_InlineValues at obj + sizeof(PyObject), MANAGED_DICT_OFFSET
- * -3 words on GIL builds), checked against the installed 3.13.0 headers.
- * Versions after 3.13 (not checked) and free-threaded builds (another
- * offset, and lock-free readers) are left out: FC_HAS_INLINE_VALUES is 0
- * there and the caller does the update.  Guards, so that anything unexpected takes the update instead:
- * y's type has inline values and a heap type's cached keys, y's values
- * are valid, embedded and empty with no dict made yet, and the state's
- * keys object is exactly that cached keys object with every index inside
- * y's capacity. */
-#if FC_PY313_PLUS
+ * The stdlib's y.__dict__.update(state) on a new instance materialises
+ * y's dict, then inserts key by key (a lookup in the shared keys each),
+ * and the dict then lives as long as y (on 3.13 its deallocation also
+ * detaches it: a copy of the values).  When the state is a split dict on
+ * the class's shared keys (x's own __dict__ always is), each value's
+ * index is already known: the engine writes the copies into y's values
+ * in the state's order, as setting each attribute on an instance with no
+ * dict would (values[ix] = value, then ix appended to the order array).
+ * What y then holds is what the update would have given it; only the
+ * dict object is not made (it is made on demand later, as for any
+ * instance whose __dict__ was never read).  Users: fc_set_inline_values
+ * (3.13, a finished state dict) and the engine's PLAIN_INLINE phase
+ * (deepcopy.c, no state dict at all).
+ *
+ * Layouts mirrored from each version's Include/internal/pycore_dict.h
+ * (struct _dictvalues; the size byte and the reversed order array before
+ * the values on 3.11/3.12, _PyDictValues_AddToInsertionOrder; capacity,
+ * size, embedded, valid and the order array after the values on 3.13,
+ * get_insertion_order_array) and pycore_object.h (3.11: values pointer
+ * at -4 words, dict pointer at -3, _PyObject_ValuesPointer; 3.12: one
+ * word at -3, the values pointer minus one when tagged with bit 0,
+ * _PyDictOrValues_GetValues; 3.13: values at obj + sizeof(PyObject) for
+ * a basicsize of sizeof(PyObject), dict pointer at -3 words), checked
+ * against the installed 3.11.7, 3.12.1 and 3.13.0 headers.  GIL builds of
+ * 3.11-3.13 only (FC_HAS_DICT_SLOTS); elsewhere FC_HAS_INLINE_VALUES is
+ * 0 and the engine does the update.  Guards, so that anything unexpected
+ * takes the update instead: the class is a heap type with a managed dict
+ * (and inline values on 3.13), the state's keys object is exactly its
+ * cached split keys, every index the state uses is below the keys'
+ * entry count and y's capacity, and y's values exist, are empty, and y
+ * has no dict yet. */
 #define FC_HAS_INLINE_VALUES 1
+#define FC_MANAGED_DICT_WORD(obj) (((void **)(obj))[-3])
+
+#if FC_PY313_PLUS
 typedef struct {
     uint8_t capacity;
     uint8_t size;
@@ -458,85 +475,184 @@ typedef struct {
     uint8_t valid;
     PyObject *values[1];
 } FcDictValues;
-
+#define FC_VALUES_SIZE(v) ((v)->size)
 #define FC_VALUES_ORDER(v) ((uint8_t *)&(v)->values[(v)->capacity])
-#define FC_MANAGED_DICT(obj) (((PyObject **)(obj))[-3])
+#define FC_VALUES_ORDER_AT(v, i) (FC_VALUES_ORDER(v)[i])
+#define FC_VALUES_TYPE_FLAGS (Py_TPFLAGS_INLINE_VALUES | Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_HEAPTYPE)
+
+/* y's values if they are empty and y has no dict; NULL otherwise.
+ * *room: how many values it can take. */
+static inline FcDictValues *
+fc_fresh_values(PyObject *y, Py_ssize_t *room)
+{
+    if (Py_TYPE(y)->tp_basicsize != (Py_ssize_t)sizeof(PyObject) ||
+        FC_MANAGED_DICT_WORD(y) != NULL) {
+        return NULL;
+    }
+    FcDictValues *yv = (FcDictValues *)((char *)y + sizeof(PyObject));
+    if (!yv->valid || !yv->embedded || yv->size != 0) {
+        return NULL;
+    }
+    *room = yv->capacity;
+    return yv;
+}
+
+static inline void
+fc_values_push(FcDictValues *yv, Py_ssize_t ix, PyObject *v)
+{
+    assert(ix < yv->capacity && yv->values[ix] == NULL && yv->size < yv->capacity);
+    yv->values[ix] = v;
+    FC_VALUES_ORDER(yv)[yv->size++] = (uint8_t)ix;
+}
+
+static inline void
+fc_values_clear_size(FcDictValues *yv)
+{
+    yv->size = 0;
+}
+#else
+typedef struct {
+    PyObject *values[1];
+} FcDictValues;
+#define FC_VALUES_SIZE(v) (((uint8_t *)(v))[-2])
+#define FC_VALUES_ORDER_AT(v, i) (((uint8_t *)(v))[-3 - (i)])
+#define FC_VALUES_TYPE_FLAGS (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_HEAPTYPE)
+
+static inline FcDictValues *
+fc_fresh_values(PyObject *y, Py_ssize_t *room)
+{
+#if FC_PY312_PLUS
+    uintptr_t dorv = (uintptr_t)FC_MANAGED_DICT_WORD(y);
+    if (!(dorv & 1)) {
+        return NULL;            /* a dict, or nothing */
+    }
+    FcDictValues *yv = (FcDictValues *)(dorv + 1);
+#else
+    FcDictValues *yv = ((FcDictValues **)y)[-4];
+    if (yv == NULL || FC_MANAGED_DICT_WORD(y) != NULL) {
+        return NULL;
+    }
+#endif
+    if (FC_VALUES_SIZE(yv) != 0) {
+        return NULL;
+    }
+    /* the order array (before the size byte) bounds the count; the
+     * values array has at least that many slots */
+    *room = (Py_ssize_t)((uint8_t *)yv)[-1] - 2;
+    return yv;
+}
+
+static inline void
+fc_values_push(FcDictValues *yv, Py_ssize_t ix, PyObject *v)
+{
+    uint8_t n = FC_VALUES_SIZE(yv);
+    assert(yv->values[ix] == NULL && n + 2 < ((uint8_t *)yv)[-1]);
+    yv->values[ix] = v;
+    FC_VALUES_ORDER_AT(yv, n) = (uint8_t)ix;
+    FC_VALUES_SIZE(yv) = (uint8_t)(n + 1);
+}
+
+static inline void
+fc_values_clear_size(FcDictValues *yv)
+{
+    FC_VALUES_SIZE(yv) = 0;
+}
+#endif
+
+/* The values of split dict `state` if they can be written into a new
+ * instance of tp (see above), with *n their count; NULL otherwise. */
+static inline FcDictValues *
+fc_state_values(PyTypeObject *tp, PyObject *state, Py_ssize_t *n)
+{
+    if ((tp->tp_flags & FC_VALUES_TYPE_FLAGS) != FC_VALUES_TYPE_FLAGS || !PyDict_CheckExact(state)) {
+        return NULL;
+    }
+    PyDictObject *mp = (PyDictObject *)state;
+    FcDictValues *sv = (FcDictValues *)mp->ma_values;
+    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (sv == NULL || dk == NULL || (void *)mp->ma_keys != (void *)dk || dk->dk_kind != 2 ||
+        FC_VALUES_SIZE(sv) != mp->ma_used) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < mp->ma_used; i++) {
+        Py_ssize_t ix = FC_VALUES_ORDER_AT(sv, i);
+        if (ix >= dk->dk_nentries || sv->values[ix] == NULL) {
+            return NULL;
+        }
+    }
+    *n = mp->ma_used;
+    return sv;
+}
+
+/* The values of y, a new instance of the state's class, if `n` values
+ * with the state's indices fit in them (a capacity fixed when y was
+ * made: no Python code may have run since); NULL otherwise. */
+static inline FcDictValues *
+fc_values_for(PyObject *y, FcDictValues *sv, Py_ssize_t n)
+{
+    Py_ssize_t room;
+    FcDictValues *yv = fc_fresh_values(y, &room);
+    if (yv == NULL || n > room) {
+        return NULL;
+    }
+#if FC_PY313_PLUS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (FC_VALUES_ORDER_AT(sv, i) >= room) {
+            return NULL;
+        }
+    }
+#else
+    /* 3.11/3.12 size y's array at the keys' entry count plus their usable
+     * room when y is made, and fc_state_values checked every index is
+     * below the entry count */
+    (void)sv;
+#endif
+    return yv;
+}
 
 /* y's attributes := state's items, for a new y.  1 if done (values
  * INCREF'd into y), 0 if not applicable (nothing changed). */
 static inline int
 fc_set_inline_values(PyObject *y, PyObject *state)
 {
-    PyTypeObject *tp = Py_TYPE(y);
-    const unsigned long need = Py_TPFLAGS_INLINE_VALUES | Py_TPFLAGS_MANAGED_DICT |
-                               Py_TPFLAGS_HEAPTYPE;
-    if ((tp->tp_flags & need) != need || tp->tp_basicsize != (Py_ssize_t)sizeof(PyObject) ||
-        !PyDict_CheckExact(state)) {
+    Py_ssize_t n;
+    FcDictValues *sv = fc_state_values(Py_TYPE(y), state, &n);
+    FcDictValues *yv = sv == NULL ? NULL : fc_values_for(y, sv, n);
+    if (yv == NULL) {
         return 0;
     }
-    PyDictObject *mp = (PyDictObject *)state;
-    FcDictValues *sv = (FcDictValues *)mp->ma_values;
-    if (sv == NULL || (void *)mp->ma_keys != (void *)((PyHeapTypeObject *)tp)->ht_cached_keys ||
-        FC_MANAGED_DICT(y) != NULL) {
-        return 0;
-    }
-    FcDictValues *yv = (FcDictValues *)((char *)y + sizeof(PyObject));
-    Py_ssize_t n = sv->size;
-    if (!yv->valid || !yv->embedded || yv->size != 0 || n != mp->ma_used || n > yv->capacity) {
-        return 0;
-    }
-    const uint8_t *so = FC_VALUES_ORDER(sv);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (so[i] >= yv->capacity || yv->values[so[i]] != NULL || sv->values[so[i]] == NULL) {
+        if (yv->values[FC_VALUES_ORDER_AT(sv, i)] != NULL) {
             return 0;    /* checked before any store: y unchanged */
         }
     }
-    uint8_t *yo = FC_VALUES_ORDER(yv);
     for (Py_ssize_t i = 0; i < n; i++) {
-        yv->values[so[i]] = Py_NewRef(sv->values[so[i]]);
-        yo[i] = so[i];
+        Py_ssize_t ix = FC_VALUES_ORDER_AT(sv, i);
+        fc_values_push(yv, ix, Py_NewRef(sv->values[ix]));
     }
-    yv->size = (uint8_t)n;
     return 1;
 }
 
-/* The state copied straight from x's inline values into y's (the engine's
- * PLAIN_INLINE phase, deepcopy.c step_plain_inline): no state dict is
- * built at all.  fc_inline_pair checks, once per instance, that x's
- * __dict__ `dict` is the embedded dict over x's valid inline values and
- * the class's cached keys, that y (a new instance of the same type) has
- * empty valid values and no dict, and that every index x uses fits y's
- * capacity; it returns x's values, or NULL if any of that fails. */
+/* The values of y, an instance fc_values_for accepted and nothing else
+ * has touched since (the engine's PLAIN_INLINE frames). */
 static inline FcDictValues *
-fc_inline_pair(PyObject *x, PyObject *dict, PyObject *y)
+fc_obj_values(PyObject *y)
 {
-    PyTypeObject *tp = Py_TYPE(x);
-    const unsigned long need = Py_TPFLAGS_INLINE_VALUES | Py_TPFLAGS_MANAGED_DICT |
-                               Py_TPFLAGS_HEAPTYPE;
-    if ((tp->tp_flags & need) != need || tp->tp_basicsize != (Py_ssize_t)sizeof(PyObject) ||
-        Py_TYPE(y) != tp || !PyDict_CheckExact(dict)) {
-        return NULL;
-    }
-    FcDictValues *xv = (FcDictValues *)((char *)x + sizeof(PyObject));
-    FcDictValues *yv = (FcDictValues *)((char *)y + sizeof(PyObject));
-    PyDictObject *mp = (PyDictObject *)dict;
-    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
-    if ((void *)mp->ma_values != (void *)xv || (void *)mp->ma_keys != (void *)dk ||
-        dk == NULL || dk->dk_kind != 2 || !xv->valid || xv->size != mp->ma_used ||
-        !yv->valid || !yv->embedded || yv->size != 0 || FC_MANAGED_DICT(y) != NULL) {
-        return NULL;
-    }
-    const uint8_t *xo = FC_VALUES_ORDER(xv);
-    for (Py_ssize_t i = 0; i < xv->size; i++) {
-        if (xo[i] >= yv->capacity || xo[i] >= dk->dk_nentries || xv->values[xo[i]] == NULL) {
-            return NULL;
-        }
-    }
-    return xv;
+#if FC_PY313_PLUS
+    return (FcDictValues *)((char *)y + sizeof(PyObject));
+#elif FC_PY312_PLUS
+    return (FcDictValues *)((uintptr_t)FC_MANAGED_DICT_WORD(y) + 1);
+#else
+    return ((FcDictValues **)y)[-4];
+#endif
 }
 
-/* Instance obj's inline values (a type fc_inline_pair accepted). */
-#define FC_INLINE_VALUES(obj) ((FcDictValues *)((char *)(obj) + sizeof(PyObject)))
+/* y.<key ix> = v for an attribute y does not have yet (steals v). */
+static inline void
+fc_inline_append(PyObject *y, Py_ssize_t ix, PyObject *v)
+{
+    fc_values_push(fc_obj_values(y), ix, v);
+}
 
 /* The key at index ix of tp's cached (split) keys: borrowed; a shared
  * keys object only ever grows, so it stays valid while tp lives. */
@@ -546,18 +662,6 @@ fc_inline_key(PyTypeObject *tp, Py_ssize_t ix)
     FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
     return ((FcDictUnicodeEntry *)FC_DK_ENTRIES(dk))[ix].me_key;
 }
-
-/* y.<key ix> = v for an attribute y does not have yet (steals v), as
- * store_instance_attr_lock_held does on an instance with no dict. */
-static inline void
-fc_inline_append(PyObject *y, Py_ssize_t ix, PyObject *v)
-{
-    FcDictValues *yv = FC_INLINE_VALUES(y);
-    assert(ix < yv->capacity && yv->values[ix] == NULL && yv->size < yv->capacity);
-    yv->values[ix] = v;
-    FC_VALUES_ORDER(yv)[yv->size++] = (uint8_t)ix;
-}
-#endif /* FC_PY313_PLUS */
 #else
 #define FC_HAS_DICT_SLOTS 0
 #define fc_dict_replace_at(d, e, key, value) ((void)(d), (void)(e), (void)(key), (void)(value), 0)
@@ -565,6 +669,7 @@ fc_inline_append(PyObject *y, Py_ssize_t ix, PyObject *v)
 #endif
 #ifndef FC_HAS_INLINE_VALUES
 #define FC_HAS_INLINE_VALUES 0
+typedef struct FcDictValues FcDictValues;   /* never defined: pointers only */
 #endif
 
 /* Critical sections (3.13+): on a free-threaded build they lock a

@@ -81,6 +81,8 @@ typedef struct {
     uint8_t kind;
     uint8_t phase;
     uint8_t elided;    /* x is not in the memo table (see "Memo elision") */
+    uint8_t lim;       /* PLAIN_INLINE: the indices y's values can take
+                          (a shared keys object has at most 30 entries) */
     Py_ssize_t i, n, n2;
     PyObject *x, *y, *a, *b, *c, *d;
 } Frame;
@@ -1229,7 +1231,10 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             last->xf |= DONE_AS_DICT;
         }
     }
-#if FC_HAS_INLINE_VALUES
+#if FC_HAS_INLINE_VALUES && FC_PY313_PLUS
+    /* (3.13 only: there y's capacity is recorded in y, while 3.11/3.12's
+     * is known only when y is made, and Python code may have grown the
+     * shared keys since) */
     else if (fc_set_inline_values(f->y, incoming)) {
         /* 3.13: the state's items are now y's attributes (see compat.h);
          * the state itself is not kept when only the done log and this
@@ -1266,16 +1271,17 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     return S_DONE;
 }
 
-/* PLAIN_INLINE and PLAIN_STATE (3.13, FC_HAS_INLINE_VALUES)
+/* PLAIN_INLINE and PLAIN_STATE (3.11-3.13 GIL builds, FC_HAS_INLINE_VALUES)
  * ------------------------------------------------------------------
  * The stdlib copies a plain instance's state as
- *     state = deepcopy(x.__dict__, memo)      # S = {}; memo[id(d)] = S; S[k] = deepcopy(v)...
+ *     state = deepcopy(x.__dict__, memo)   # S = {}; memo[id(d)] = S; S[k] = deepcopy(v)...
  *     y.__dict__.update(state)
  * When the copy of x.__dict__ could be elided (only x holds the dict and
  * nothing on the stack memoizes late), S is never seen by anything but
- * that update, so PLAIN_INLINE skips it: it walks x's inline values in
- * their insertion order and appends each value's copy to y's inline
- * values (fc_inline_append), which is what y holds after the update.
+ * that update, so PLAIN_INLINE skips it: it walks x.__dict__'s values (a
+ * split table over the class's shared keys) in insertion order and
+ * appends each value's copy to y's values array at the same index
+ * (fc_inline_append, compat.h), which is what y holds after the update.
  * Two things could tell the difference, and both happen only when Python
  * code is about to run, i.e. in memo_flush: the memo must then hold S
  * (with the items copied so far), and y must still be empty.  So
@@ -1286,13 +1292,18 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
  * PyDict_Next position is its insertion-order index), copies stored in S,
  * then y.__dict__.update(S).  A PLAIN_INLINE frame that finishes logs
  * x.__dict__ as done with DONE_AS_ATTRS, so that a later flush gives the
- * memo a copy of y's __dict__ for it, as for fc_set_inline_values.
+ * memo a copy of y's __dict__ for it.  If x.__dict__ is found changed
+ * between two values (no Python code of the copy's own can do that, but
+ * a finalizer run by a garbage collection can), the frame settles too and
+ * the stdlib's loop reports what the stdlib would.
  *
  * Frame fields: a x.__dict__ (owned), b S (PLAIN_STATE), c the key whose
  * value is being copied (PLAIN_STATE), i the position in x's order, n the
  * size at the start (the stdlib's iterator checks it), n2 the index of
  * the value being copied in PLAIN_INLINE (-1: none), or the number of
- * items left in PLAIN_STATE (fc_dict_next). */
+ * items left in PLAIN_STATE (fc_dict_next), lim the bound on the indices
+ * y's values array takes (the shared keys' entry count when y was made:
+ * 3.11/3.12 record no capacity in the array itself). */
 #if FC_HAS_INLINE_VALUES
 static int
 settle_inline_frame(Copier *c, Frame *f)
@@ -1301,12 +1312,13 @@ settle_inline_frame(Copier *c, Frame *f)
     if (state == NULL) {
         return -1;
     }
-    FcDictValues *yv = FC_INLINE_VALUES(f->y);
-    const uint8_t *yo = FC_VALUES_ORDER(yv);
+    FcDictValues *yv = fc_obj_values(f->y);
     PyTypeObject *tp = Py_TYPE(f->x);
+    Py_ssize_t ny = FC_VALUES_SIZE(yv);
     int rc = 0;
-    for (Py_ssize_t k = 0; rc == 0 && k < yv->size; k++) {
-        rc = PyDict_SetItem(state, fc_inline_key(tp, yo[k]), yv->values[yo[k]]);
+    for (Py_ssize_t k = 0; rc == 0 && k < ny; k++) {
+        Py_ssize_t ix = FC_VALUES_ORDER_AT(yv, k);
+        rc = PyDict_SetItem(state, fc_inline_key(tp, ix), yv->values[ix]);
     }
     if (rc < 0 || memo_insert(&c->table, f->a, state) < 0) {
         Py_DECREF(state);
@@ -1314,10 +1326,10 @@ settle_inline_frame(Copier *c, Frame *f)
     }
     /* y empty again, as the stdlib's is until the update; state holds
      * every value, so no object is freed here */
-    for (Py_ssize_t k = 0; k < yv->size; k++) {
-        Py_CLEAR(yv->values[yo[k]]);
+    for (Py_ssize_t k = 0; k < ny; k++) {
+        Py_CLEAR(yv->values[FC_VALUES_ORDER_AT(yv, k)]);
     }
-    yv->size = 0;
+    fc_values_clear_size(yv);
     if (f->n2 >= 0) {
         f->c = Py_NewRef(fc_inline_key(tp, f->n2));
     }
@@ -1350,8 +1362,12 @@ step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         goto arrived;
     }
     while (f->phase == PLAIN_INLINE) {
-        FcDictValues *xv = FC_INLINE_VALUES(f->x);
-        if (!xv->valid || xv->size != f->n) {
+        /* the state is read from x.__dict__ itself (a split dict over the
+         * class's keys while nothing changed it) */
+        PyDictObject *xd = (PyDictObject *)f->a;
+        FcDictValues *xv = (FcDictValues *)xd->ma_values;
+        if (xv == NULL || FC_VALUES_SIZE(xv) != f->n || xd->ma_used != f->n ||
+            (f->i < f->n && FC_VALUES_ORDER_AT(xv, f->i) >= f->lim)) {
             /* changed by a finalizer: go on as the stdlib's loop does */
             if (settle_inline_frame(c, f) < 0) {
                 return S_ERROR;
@@ -1368,7 +1384,7 @@ step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             c->done[c->ndone - 1].xf |= DONE_AS_ATTRS;
             goto finished;
         }
-        Py_ssize_t ix = FC_VALUES_ORDER(xv)[f->i++];
+        Py_ssize_t ix = FC_VALUES_ORDER_AT(xv, f->i++);
         PyObject *v = xv->values[ix];
         if (fc_is_deep_atomic(c->st, Py_TYPE(v))) {
             fc_inline_append(f->y, ix, Py_NewRef(v));
@@ -1887,9 +1903,20 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
          * limit is reached: the generic path does (and reports) the rest */
         return shadowed < 0 ? V_ERROR : V_FALLBACK;
     }
+    /* PLAIN_INLINE (see step_plain_inline) when the state's copy could be
+     * elided: only x and this visit hold the dict, nothing on the stack
+     * memoizes late, and its values can be written into a new instance */
+    Py_ssize_t nstate = 0;
+    FcDictValues *sv = NULL;
+#if FC_HAS_INLINE_VALUES
+    if (c->elide && c->late == 0 && Py_REFCNT(dict) == 2) {
+        sv = fc_state_values(Py_TYPE(x), dict, &nstate);
+    }
+#endif
     /* y = copyreg.__newobj__(cls) == object.__new__(cls) (no Python code:
-     * STRAT_PLAIN_DICT means tp_new is object's) */
-    y = fc_new_plain_instance(Py_TYPE(x));
+     * STRAT_PLAIN_DICT means tp_new is object's); with its values array
+     * when they are to be written */
+    y = fc_new_plain_instance(Py_TYPE(x), sv != NULL);
     int elide = y != NULL && can_elide(c, x);
     if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         Py_XDECREF(y);
@@ -1911,16 +1938,18 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     f->y = y;
     f->a = dict;
 #if FC_HAS_INLINE_VALUES
-    /* 3.13: copy the state from x's inline values into y's, with no state
-     * dict, when its copy could be elided: only x and this visit hold the
-     * dict, and nothing on the stack memoizes late (see step_plain_inline) */
-    if (c->elide && c->late == 0 && Py_REFCNT(dict) == 2 && fc_inline_pair(x, dict, y) != NULL) {
+    if (sv != NULL && fc_values_for(y, sv, nstate) != NULL) {
         f->phase = PLAIN_INLINE;
         f->i = 0;
-        f->n = PyDict_GET_SIZE(dict);
+        f->n = nstate;
         f->n2 = -1;
+        /* every index below the keys' entry count now fits y's values */
+        Py_ssize_t ne = ((FcDictKeys *)((PyHeapTypeObject *)Py_TYPE(x))->ht_cached_keys)->dk_nentries;
+        f->lim = (uint8_t)(ne < 255 ? ne : 255);
         c->ninline++;
     }
+#else
+    (void)nstate, (void)sv;
 #endif
     if (elide && elided_frame_push(c, f) < 0) {
         return V_ERROR;
