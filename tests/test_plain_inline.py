@@ -1,13 +1,14 @@
-"""A plain instance's state copied straight between inline values (3.13,
-deepcopy.c "PLAIN_INLINE and PLAIN_STATE"), and the settle that turns it
-back into the stdlib's loop when Python code is about to run.
+"""A plain instance's state copied straight into the new instance's values
+array (3.11-3.13 GIL builds, deepcopy.c "PLAIN_INLINE and PLAIN_STATE"),
+and the settle that turns it back into the stdlib's loop when Python code
+is about to run.
 
 Each test puts Python code (a __deepcopy__ hook) somewhere in a plain
 instance's attributes and checks, against the stdlib: what the hook sees
 in the memo (the state dict with the items copied so far, the new
 instance still empty), the copy and its sharing, and what happens when
 the hook changes the original while its __dict__ is being iterated.
-On other versions the same tests check the ordinary path.
+On 3.10 and free-threaded builds the same tests check the ordinary path.
 """
 
 from __future__ import annotations
