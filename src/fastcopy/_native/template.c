@@ -700,6 +700,10 @@ typedef struct {
                                 were found where expected (compat.h,
                                 FC_HAS_DICT_SLOTS): patch copies in place */
     uint8_t dkind;           /* ... and its keys kind */
+    uint8_t vpath;           /* OP_STATE: every key was found in the class's
+                                shared keys (patch[j].pos its index): the
+                                values go straight into the new instance's
+                                values array (compat.h, "values path") */
     uint32_t count;
     const uint32_t *refs;
     PyObject *proto;         /* OP_LIST_PROTO, OP_DICT_PROTO: the prototype
@@ -708,6 +712,8 @@ typedef struct {
     PyObject *aux;           /* OP_PLAIN: class; OP_BYTEARRAY: bytes
                                 (borrowed from leaves) */
     uint32_t owner;          /* OP_STATE: index of the OP_PLAIN node */
+    const void *vkeys;       /* OP_STATE with vpath: the shared keys object
+                                the indices are in (compared, not read) */
     uint32_t npatch;         /* OP_LIST, OP_LIST_PROTO, OP_DICT_PROTO: the */
     Patch *patch;            /* positions whose child is a node (owned, PyMem) */
 } PNode;
@@ -865,6 +871,55 @@ r_fill_pairs(Replay *R, const PNode *p, PyObject *y)
     return 0;
 }
 
+/* OP_STATE with vpath: the state's values written into the new instance's
+ * values array (what setting each attribute on it in order would do, see
+ * compat.h).  1 done, 0 not applicable now (the dict path runs instead,
+ * nothing changed), -1 error. */
+static int
+r_fill_values(Replay *R, const PNode *p)
+{
+#if FC_HAS_INLINE_VALUES
+    PyObject *vals[32];           /* a shared keys object has at most 30 */
+    if (p->count > 32) {
+        return 0;
+    }
+    for (uint32_t j = 0; j < p->count; j++) {
+        /* (borrowed: objs[] owns built nodes, leaves own themselves) */
+        if ((vals[j] = r_get(R, p->patch[j].node)) == NULL) {
+            return -1;
+        }
+    }
+    PyObject *inst = r_node(R, p->owner);
+    if (inst == NULL) {
+        return -1;
+    }
+    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)Py_TYPE(inst))->ht_cached_keys;
+    Py_ssize_t room;
+    FcDictValues *yv = fc_fresh_values(inst, &room);
+    if ((const void *)dk != p->vkeys || yv == NULL || (Py_ssize_t)p->count > room) {
+        return 0;
+    }
+    const FcDictUnicodeEntry *ent = (const FcDictUnicodeEntry *)FC_DK_ENTRIES(dk);
+    for (uint32_t j = 0; j < p->count; j++) {
+        Py_ssize_t ix = p->patch[j].pos;
+        /* 3.11/3.12: the instance was made with room for every index below
+         * the keys' entry count, which only grows, and ix was below it when
+         * the Template was built; 3.13 records the capacity (room) */
+        if (ix >= dk->dk_nentries || ent[ix].me_key != p->patch[j].key ||
+            yv->values[ix] != NULL || (FC_PY313_PLUS && ix >= room)) {
+            return 0;
+        }
+    }
+    for (uint32_t j = 0; j < p->count; j++) {
+        fc_values_push(yv, p->patch[j].pos, Py_NewRef(vals[j]));
+    }
+    return 1;
+#else
+    (void)R, (void)p;
+    return 0;
+#endif
+}
+
 /* The node values of a dict copied from its prototype.  0 or -1. */
 static int
 r_fill_dict(Replay *R, const PNode *p, PyObject *y)
@@ -957,8 +1012,20 @@ r_run(TemplateObject *t)
                 goto error;
             }
             break;
-        case OP_DICT:
         case OP_STATE:
+            if (p->vpath && y == NULL) {
+                /* the values path; objs[i] stays NULL (nothing else
+                 * refers to the state: see the in-degree check) */
+                int rc = r_fill_values(&R, p);
+                if (rc < 0) {
+                    goto error;
+                }
+                if (rc > 0) {
+                    break;
+                }
+            }
+            /* fall through */
+        case OP_DICT:
             if (y == NULL) {
                 if (r_alloc(&R, (uint32_t)i) < 0) {
                     goto error;
@@ -1107,6 +1174,59 @@ t_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwn
     return t_copy((TemplateObject *)self);
 }
 
+/* OP_STATE: can the state's values be written straight into the new
+ * instance's values array at replay (the engine's values path, compat.h)?
+ * Yes when the class keeps its instances' attributes in values over its
+ * shared keys and every key of the state is a str leaf found, by identity,
+ * among those keys (a split instance dict's keys are those very objects).
+ * Then s->patch[j] = {index, value ref, key}; the replay checks again that
+ * the keys object and each key are still where they were.  0 (with or
+ * without the path), -1 on MemoryError. */
+static int
+t_state_values(TemplateObject *t, PNode *s, PyTypeObject *tp)
+{
+#if FC_HAS_INLINE_VALUES
+    if ((tp->tp_flags & FC_VALUES_TYPE_FLAGS) != FC_VALUES_TYPE_FLAGS || s->count == 0) {
+        return 0;
+    }
+    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (dk == NULL || dk->dk_kind != 2 || (Py_ssize_t)s->count > dk->dk_nentries) {
+        return 0;
+    }
+    const FcDictUnicodeEntry *ent = (const FcDictUnicodeEntry *)FC_DK_ENTRIES(dk);
+    Patch *pt = PyMem_Malloc(s->count * sizeof(Patch));
+    if (pt == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t j = 0; j < s->count; j++) {
+        uint32_t kr = s->refs[2 * j];
+        PyObject *key = REF_IS_LEAF(kr) ? t->leafv[REF_INDEX(kr)] : NULL;
+        Py_ssize_t ix = -1;
+        if (key != NULL && PyUnicode_CheckExact(key)) {
+            for (Py_ssize_t e = 0; e < dk->dk_nentries; e++) {
+                if (ent[e].me_key == key) {
+                    ix = e;
+                    break;
+                }
+            }
+        }
+        if (ix < 0) {
+            PyMem_Free(pt);
+            return 0;
+        }
+        pt[j] = (Patch){.pos = (uint32_t)ix, .node = s->refs[2 * j + 1], .key = key};
+    }
+    s->patch = pt;
+    s->npatch = s->count;
+    s->vpath = 1;
+    s->vkeys = dk;
+#else
+    (void)t, (void)s, (void)tp;
+#endif
+    return 0;
+}
+
 /* p->patch: the positions (items, or pairs when stride is 2) whose child
  * is a node, `n` of them, with the child's node index.  0 or -1. */
 static int
@@ -1192,6 +1312,9 @@ t_compile(TemplateObject *t, Builder *b)
                 PyMem_Free(state->patch);
                 state->patch = NULL;
                 state->npatch = 0;
+                if (t_state_values(t, state, (PyTypeObject *)p->aux) < 0) {
+                    return -1;
+                }
             }
             Py_ssize_t k = 0;
             while (k < t->nclasses && t->classes[k] != (PyTypeObject *)p->aux) {
