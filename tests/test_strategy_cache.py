@@ -207,3 +207,56 @@ def test_instance_dict_shared_elsewhere() -> None:
     obj = cls()
     _compare([obj, vars(obj)])
     _compare([vars(obj), obj])
+
+
+def _cache_set(cls: type) -> int:
+    # the 2-way set fc_type_set (state.h) picks for a class (by address)
+    return ((id(cls) * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> 56 & 127
+
+
+def test_classes_on_one_cache_set() -> None:
+    """Three classes of different strategies whose addresses fall on one
+    set of the 2-way cache (so they evict each other), copied interleaved,
+    with one of them mutated between copies."""
+
+    def make(i: int) -> type:
+        if i % 3 == 0:
+            return _fresh_class()
+
+        if i % 3 == 1:
+            class Slotted:
+                __slots__ = ("a", "b")
+
+                def __init__(self) -> None:
+                    self.a, self.b = [1], "s"
+
+            return Slotted
+
+        class Hooked:
+            def __init__(self) -> None:
+                self.v = [2]
+
+            def __deepcopy__(self, memo: Any) -> Any:
+                return ("hooked", memo is not None)
+
+        return Hooked
+
+    by_set: dict[int, dict[int, type]] = {}
+    keep = []
+    chosen = None
+    for i in range(20000):
+        cls = make(i)
+        keep.append(cls)
+        kinds = by_set.setdefault(_cache_set(cls), {})
+        kinds.setdefault(i % 3, cls)
+        if len(kinds) == 3:
+            chosen = [kinds[0], kinds[1], kinds[2]]
+            break
+    assert chosen is not None
+    objs = [c() for c in chosen]
+    for _ in range(3):
+        _compare([objs[0], objs[1], objs[2], objs[0], objs[2], objs[1]])
+    chosen[1].__reduce__ = _reduce_hook  # type: ignore[method-assign]
+    _compare([objs[1], objs[0], objs[2], objs[1]])
+    chosen[0].__deepcopy__ = _deepcopy_hook  # type: ignore[attr-defined]
+    _compare([objs[0], objs[1], objs[2], objs[0]])

@@ -643,15 +643,13 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
 {
     /* the calling thread's cache on free-threaded builds (state.h), so no
      * lock: nothing else reads or writes it */
-    FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
-    unsigned int tag = fc_type_tag(tp);
-    int strategy = 0;
-    if (tag != 0 && e->type == tp && e->tag == tag) {
-        strategy = e->strategy;
+    const FcTypeEntry *hit = fc_type_entry(st, tp);
+    if (hit != NULL && hit->strategy > 0) {
+        return hit->strategy;
     }
-    if (strategy > 0) {
-        return strategy;
-    }
+    FcTypeEntry *set = &fc_type_cache(st)[fc_type_set(tp)];
+    unsigned int tag;
+    int strategy;
     FcTypeEntry made;
     made.nslots = 0;
     strategy = strategy_compute(st, tp, &made);
@@ -671,7 +669,19 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
         made.type = tp;
         made.tag = tag;
         made.strategy = strategy;
-        *e = made;
+        /* a stale entry of tp itself is replaced where it is; otherwise the
+         * newer entry goes first and the other one moves second (the
+         * entries' types are borrowed and may be gone: never read here) */
+        if (set[0].type == tp) {
+            set[0] = made;
+        }
+        else if (set[1].type == tp) {
+            set[1] = made;
+        }
+        else {
+            set[1] = set[0];
+            set[0] = made;
+        }
     }
     else if (strategy == STRAT_SLOTS) {
         strategy = STRAT_GENERIC;    /* the layout must stay in the cache */

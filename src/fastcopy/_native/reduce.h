@@ -80,9 +80,15 @@ int fc_type_strategy(FcState *st, PyTypeObject *tp);
 static inline const FcTypeEntry *
 fc_type_entry(const FcState *st, PyTypeObject *tp)
 {
-    const FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
+    const FcTypeEntry *set = &fc_type_cache(st)[fc_type_set(tp)];
     unsigned int tag = fc_type_tag(tp);
-    return (tag != 0 && e->type == tp && e->tag == tag) ? e : NULL;
+    if (tag == 0) {
+        return NULL;
+    }
+    if (set[0].type == tp && set[0].tag == tag) {
+        return &set[0];
+    }
+    return (set[1].type == tp && set[1].tag == tag) ? &set[1] : NULL;
 }
 
 /* The cached strategy for tp, or 0 when the cache has no valid entry
@@ -90,9 +96,8 @@ fc_type_entry(const FcState *st, PyTypeObject *tp)
 static inline int
 fc_type_strategy_cached(const FcState *st, PyTypeObject *tp)
 {
-    const FcTypeEntry *e = &fc_type_cache(st)[fc_type_slot(tp)];
-    unsigned int tag = fc_type_tag(tp);
-    return (tag != 0 && e->type == tp && e->tag == tag) ? e->strategy : 0;
+    const FcTypeEntry *e = fc_type_entry(st, tp);
+    return e != NULL ? e->strategy : 0;
 }
 
 /* For an instance of a STRAT_PLAIN type: the reduce value the stdlib would
