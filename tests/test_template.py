@@ -39,7 +39,11 @@ def check(x: Any) -> Template:
     copy.deepcopy(x): where a cycle runs through a reducer's arguments the
     stdlib copies an object twice, so its copy has other sharing than x,
     and copying that copy changes it again
-    (test_snapshot_with_a_cycle_through_reduce_args).
+    (test_snapshot_with_a_cycle_through_reduce_args).  When such a cycle
+    runs through a set's elements, which object is copied twice depends on
+    the set's iteration order, i.e. on addresses: two stdlib copies of
+    copies can then differ from each other, so the Template's result must
+    match one of several.
     """
     expected = copy.deepcopy(x)
     t = Template(x)
@@ -47,8 +51,17 @@ def check(x: Any) -> Template:
         y = t()
         if t.replayable:
             assert_same_copy(x, expected, y)
+            continue
+        first: Exception | None = None
+        for _ in range(8):
+            try:
+                assert_isomorphic(copy.deepcopy(copy.deepcopy(x)), y)
+                break
+            except AssertionError as exc:
+                first = first or exc
         else:
-            assert_isomorphic(copy.deepcopy(copy.deepcopy(x)), y)
+            assert first is not None
+            raise first
     return t
 
 
