@@ -92,9 +92,10 @@ typedef struct {
  * table owns it).  y != NULL: an elided entry, x and y owned here until a
  * flush puts them in the table; DONE_AS_DICT: y has since become an
  * instance's __dict__, so the memo must get a copy of it; DONE_AS_ATTRS
- * (3.13): y is now the instance whose attributes the copy became (the
- * copy itself is gone), so the memo gets a copy of y's __dict__.  The
- * flags are the low bits of `xf` (objects are at least 8-byte aligned): 16 bytes an
+ * (3.11-3.13, the values path): y is now the instance whose attributes
+ * the copy became (the copy itself is gone or never existed), so the memo
+ * gets a copy of y's __dict__.  The flags are the low bits of `xf`
+ * (objects are at least 8-byte aligned): 16 bytes an
  * entry, one per container of a pure-data copy, so its size is the
  * engine's main transient memory (see docs/design.md, "Memory"). */
 typedef struct {
