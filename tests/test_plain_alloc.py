@@ -204,6 +204,9 @@ def test_replaced_dict_and_materialised_dict():
 
 
 def test_hook_sets_an_attribute_on_the_copy_before_its_state_lands():
+    # the hook's attribute comes first, then the state's, as after the
+    # stdlib's update (the hook runs Python code, so the state's copy was
+    # settled into an ordinary dict and the update path merges it)
     class Inject:
         def __deepcopy__(self, memo):
             owner = next(v for v in memo.values() if isinstance(v, Bag))
