@@ -466,6 +466,8 @@ fc_dict_split_keys(PyObject *d, Py_ssize_t *n)
  * has no dict yet. */
 #define FC_HAS_INLINE_VALUES 1
 #define FC_MANAGED_DICT_WORD(obj) (((void **)(obj))[-3])
+/* The shared (split) keys a heap type's instances index their values by. */
+#define FC_CACHED_KEYS(tp) ((FcDictKeys *)((PyHeapTypeObject *)(tp))->ht_cached_keys)
 
 #if FC_PY313_PLUS
 typedef struct {
@@ -569,7 +571,7 @@ fc_state_values(PyTypeObject *tp, PyObject *state, Py_ssize_t *n)
     }
     PyDictObject *mp = (PyDictObject *)state;
     FcDictValues *sv = (FcDictValues *)mp->ma_values;
-    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    FcDictKeys *dk = FC_CACHED_KEYS(tp);
     if (sv == NULL || dk == NULL || (void *)mp->ma_keys != (void *)dk || dk->dk_kind != 2 ||
         FC_VALUES_SIZE(sv) != mp->ma_used) {
         return NULL;
@@ -659,8 +661,7 @@ fc_inline_append(PyObject *y, Py_ssize_t ix, PyObject *v)
 static inline PyObject *
 fc_inline_key(PyTypeObject *tp, Py_ssize_t ix)
 {
-    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
-    return ((FcDictUnicodeEntry *)FC_DK_ENTRIES(dk))[ix].me_key;
+    return ((FcDictUnicodeEntry *)FC_DK_ENTRIES(FC_CACHED_KEYS(tp)))[ix].me_key;
 }
 #else
 #define FC_HAS_DICT_SLOTS 0

@@ -1945,7 +1945,7 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
         f->n = nstate;
         f->n2 = -1;
         /* every index below the keys' entry count now fits y's values */
-        Py_ssize_t ne = ((FcDictKeys *)((PyHeapTypeObject *)Py_TYPE(x))->ht_cached_keys)->dk_nentries;
+        Py_ssize_t ne = FC_CACHED_KEYS(Py_TYPE(x))->dk_nentries;
         f->lim = (uint8_t)(ne < 255 ? ne : 255);
         c->ninline++;
     }

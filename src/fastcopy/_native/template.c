@@ -893,19 +893,19 @@ r_fill_values(Replay *R, const PNode *p)
     if (inst == NULL) {
         return -1;
     }
-    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)Py_TYPE(inst))->ht_cached_keys;
+    PyTypeObject *tp = Py_TYPE(inst);
+    FcDictKeys *dk = FC_CACHED_KEYS(tp);
     Py_ssize_t room;
     FcDictValues *yv = fc_fresh_values(inst, &room);
     if ((const void *)dk != p->vkeys || yv == NULL || (Py_ssize_t)p->count > room) {
         return 0;
     }
-    const FcDictUnicodeEntry *ent = (const FcDictUnicodeEntry *)FC_DK_ENTRIES(dk);
     for (uint32_t j = 0; j < p->count; j++) {
         Py_ssize_t ix = p->patch[j].pos;
         /* 3.11/3.12: the instance was made with room for every index below
          * the keys' entry count, which only grows, and ix was below it when
          * the Template was built; 3.13 records the capacity (room) */
-        if (ix >= dk->dk_nentries || ent[ix].me_key != p->patch[j].key ||
+        if (ix >= dk->dk_nentries || fc_inline_key(tp, ix) != p->patch[j].key ||
             yv->values[ix] != NULL || (FC_PY313_PLUS && ix >= room)) {
             return 0;
         }
@@ -1189,7 +1189,7 @@ t_state_values(TemplateObject *t, PNode *s, PyTypeObject *tp)
     if ((tp->tp_flags & FC_VALUES_TYPE_FLAGS) != FC_VALUES_TYPE_FLAGS || s->count == 0) {
         return 0;
     }
-    FcDictKeys *dk = (FcDictKeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    FcDictKeys *dk = FC_CACHED_KEYS(tp);
     if (dk == NULL || dk->dk_kind != 2 || (Py_ssize_t)s->count > dk->dk_nentries) {
         return 0;
     }
