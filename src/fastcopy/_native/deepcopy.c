@@ -147,12 +147,68 @@ typedef struct {
     Py_ssize_t flush_from;
     Py_ssize_t elided_small[FC_SMALL_FRAMES];
     int elide_extra;         /* refs the visit of the next child holds */
+    uint8_t gc;              /* GC_*: the collector held off (gc_hold) */
     SlotItem *sl;            /* F_SLOTS frames' slots, LIFO like frames */
     Py_ssize_t nsl, slcap;
     SlotItem sl_small[FC_SMALL_FRAMES];
     DoneEntry done_small[FC_SMALL_FRAMES];
     Frame small[FC_SMALL_FRAMES];
 } Copier;
+
+/* Holding the garbage collector off between Python calls
+ * ------------------------------------------------------------------
+ * The engine lets Python code run only at points it chooses, and gets
+ * ready for it first (memo_flush_if_needed: elided memo entries stored,
+ * PLAIN_INLINE frames settled).  Between those points it relies on nothing
+ * changing under it: a list's items read right after its copy is
+ * allocated, a dict's table cloned by PyDict_Copy, an instance's values
+ * walked in place.  Before 3.12, though, CPython runs a collection inside
+ * the allocation that crosses the threshold, and a collection runs Python
+ * code (gc.callbacks -- Hypothesis installs one --, finalizers, weakref
+ * callbacks, and through them switches to other threads), which may
+ * change the very containers being copied: 3.10/3.11's PyDict_Copy then
+ * builds a dict whose size disagrees with its table (it reads the size
+ * after allocating), and the thread stress test crashed in CI.  3.12+
+ * collect only at the eval loop's next check, i.e. when Python code runs.
+ *
+ * So on 3.10/3.11 the engine holds collections off (PyGC_Disable) from its
+ * first visit of a container until the next point where it lets Python
+ * code run, releases them there (PyGC_Enable, if they were enabled), and
+ * holds them again on the next visit.  Nothing is lost: the objects
+ * allocated meanwhile are counted as usual, and the collection they call
+ * for runs at the first allocation after the release.  Hooks always run
+ * with the collector as the caller left it.  Not with a memo mapping that
+ * is not a dict (every lookup is Python code) nor on free-threaded builds
+ * (there is none before 3.13). */
+#define FC_GC_IN_ALLOC (PY_VERSION_HEX < 0x030C0000)
+enum { GC_UNMANAGED = 0, GC_RELEASED = 1, GC_HELD = 2, GC_HELD_WAS_OFF = 3 };
+
+static inline void
+gc_hold(Copier *c)
+{
+#if FC_GC_IN_ALLOC
+    if (c->gc == GC_RELEASED) {
+        c->gc = PyGC_Disable() ? GC_HELD : GC_HELD_WAS_OFF;
+    }
+#else
+    (void)c;
+#endif
+}
+
+static inline void
+gc_release(Copier *c)
+{
+#if FC_GC_IN_ALLOC
+    if (c->gc >= GC_HELD) {
+        if (c->gc == GC_HELD) {
+            PyGC_Enable();
+        }
+        c->gc = GC_RELEASED;
+    }
+#else
+    (void)c;
+#endif
+}
 
 typedef enum { V_DONE, V_PUSHED, V_ERROR, V_FALLBACK } VisitResult;
 typedef enum { S_DONE, S_PUSHED, S_ERROR } StepResult;
@@ -261,6 +317,8 @@ memo_put(Copier *c, PyObject *x, PyObject *y)
     return rc;
 }
 
+static inline int memo_flush_if_needed(Copier *c);
+
 /* try:  memo[id(memo)].append(x)
  * except KeyError:  memo[id(memo)] = [x]          (copy._keep_alive) */
 static int
@@ -282,6 +340,9 @@ memo_keep_alive(Copier *c, PyObject *x)
         int rc;
         if (PyList_CheckExact(lst)) {
             rc = PyList_Append(lst, x);
+        }
+        else if (memo_flush_if_needed(c) < 0) {    /* Python code next */
+            rc = -1;
         }
         else {
             PyObject *r = PyObject_CallMethodOneArg(lst, c->st->s_append, x);
@@ -462,10 +523,12 @@ memo_flush(Copier *c)
 static inline int
 memo_flush_if_needed(Copier *c)
 {
-    if (c->n_elided_frames == 0 && c->flush_from == c->ndone && c->ninline == 0) {
-        return 0;
+    int rc = 0;
+    if (c->n_elided_frames != 0 || c->flush_from != c->ndone || c->ninline != 0) {
+        rc = memo_flush(c);
     }
-    return memo_flush(c);
+    gc_release(c);       /* ready: Python code may run next */
+    return rc;
 }
 
 /* The end of the stdlib's deepcopy():
@@ -1255,7 +1318,7 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             if (PyDict_CheckExact(ydict) && PyDict_CheckExact(incoming)) {
                 rc = PyDict_Update(ydict, incoming);
             }
-            else {
+            else if ((rc = memo_flush_if_needed(c)) == 0) {   /* Python code next */
                 PyObject *r = PyObject_CallMethodOneArg(ydict, c->st->s_update, incoming);
                 rc = r == NULL ? -1 : 0;
                 Py_XDECREF(r);
@@ -1598,10 +1661,19 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         return V_ERROR;
     }
     /* The leading items whose copy is themselves are copied here, with no
-     * frame (no Python code runs, so x cannot change meanwhile -- with the
-     * GIL: free-threaded builds read items one by one in step_list): a list
-     * of atoms is finished at once. */
-    Py_ssize_t i = 0;
+     * frame (no Python code runs in the loop, so x cannot change meanwhile
+     * -- with the GIL: free-threaded builds read items one by one in
+     * step_list): a list of atoms is finished at once.  The size is read
+     * again first: before 3.12 an allocation may run the garbage collector
+     * right there, and with it Python code (a finalizer, a gc.callbacks
+     * entry, a switch to another thread) that changes x; reading the n
+     * items x had before PyList_New read freed memory once x shrank.  y
+     * holds at most n here; a longer x goes on in step_list, which appends
+     * as the stdlib's loop does. */
+    Py_ssize_t i = 0, now = PyList_GET_SIZE(x);
+    if (now < n) {
+        n = now;
+    }
     if (!FC_FREE_THREADED && c->fast_atoms) {
         for (; i < n; i++) {
             PyObject *v = PyList_GET_ITEM(x, i);
@@ -1612,7 +1684,7 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
         }
         Py_SET_SIZE(y, i);
     }
-    if (i == n) {
+    if (i == now) {
         return elide ? visit_finished_elided(c, x, y, out)
                      : visit_finished(c, x, y, 1, out);
     }
@@ -2034,6 +2106,7 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     PyTypeObject *tp = Py_TYPE(x);
     PyObject *y;
 
+    gc_hold(c);
     /* 3.14: `if cls in _atomic_types: return x` comes first */
     if (st->atomic_first && fc_is_deep_atomic(st, tp)) {
         *out = Py_NewRef(x);
@@ -2266,6 +2339,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.flush_from = 0;
     c.ninline = 0;
     c.elide_extra = 0;
+    c.gc = FC_GC_IN_ALLOC ? GC_RELEASED : GC_UNMANAGED;
     c.sl = c.sl_small;
     c.nsl = 0;
     c.slcap = FC_SMALL_FRAMES;
@@ -2277,6 +2351,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     }
     else {
         c.mode = PyDict_CheckExact(memo) ? MEMO_DICT : MEMO_MAPPING;
+        if (c.mode == MEMO_MAPPING) {
+            c.gc = GC_UNMANAGED;
+        }
         c.memo = Py_NewRef(memo);
         c.memo_id = PyLong_FromVoidPtr(memo);
         if (c.memo_id == NULL) {
@@ -2291,6 +2368,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         result = run(&c, x);
         Py_LeaveRecursiveCall();
     }
+    gc_release(&c);     /* before any object is released below */
 
     /* Unwind whatever is left (only after an error). */
     while (c.depth > 0) {

@@ -371,15 +371,28 @@ b_visit(Builder *b, PyObject *x)
         PyObject *seq;
         Py_ssize_t pos = 0, j = 0;
         PyObject *k, *v;
-        /* free-threaded builds: size and items read under the dict's lock */
+        /* free-threaded builds: size and items read under the dict's lock.
+         * Before 3.12, PyList_New may run the garbage collector, and with
+         * it Python code that changes x: the items are read only after it,
+         * and a size that no longer matches is the stdlib's RuntimeError
+         * (the copy would iterate x while it changes) rather than a write
+         * past seq's end or NULL items left in it. */
+        Py_ssize_t want = 2 * PyDict_GET_SIZE(x);
         FC_BEGIN_CRITICAL_SECTION(x);
-        seq = PyList_New(2 * PyDict_GET_SIZE(x));
-        while (seq != NULL && PyDict_Next(x, &pos, &k, &v)) {
-            PyList_SET_ITEM(seq, j++, Py_NewRef(k));
-            PyList_SET_ITEM(seq, j++, Py_NewRef(v));
+        seq = PyList_New(want);
+        if (seq != NULL && 2 * PyDict_GET_SIZE(x) == want) {
+            while (j < want && PyDict_Next(x, &pos, &k, &v)) {
+                PyList_SET_ITEM(seq, j++, Py_NewRef(k));
+                PyList_SET_ITEM(seq, j++, Py_NewRef(v));
+            }
         }
         FC_END_CRITICAL_SECTION();
         if (seq == NULL) {
+            return -1;
+        }
+        if (j != want) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
             return -1;
         }
         return push_frame(b, x, FCD_DICT, seq, 0);
