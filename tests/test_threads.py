@@ -2,7 +2,10 @@
 other threads mutate some graphs, toggle ``patch()``/``unpatch()``, change a
 class (so the per-type strategy cache is recomputed) and register copyreg
 reducers (so the dispatch-table snapshot is rebuilt), with the interpreter
-switching threads as often as it can (``sys.setswitchinterval(1e-6)``).
+switching threads as often as it can (``sys.setswitchinterval(1e-6)``), and
+with frequent collections that run Python code (a ``gc.callbacks`` entry, as
+Hypothesis installs one: before 3.12 a collection runs inside an
+allocation, so a thread switch can come there).
 
 Checked: no crash; every copy of a graph nobody mutates is what the stdlib
 makes of it (``assert_same_copy`` against a copy taken before the threads
@@ -16,14 +19,16 @@ The process-global state (patch, switch interval, copyreg) is restored.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import copyreg
+import gc
 import os
 import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -66,6 +71,24 @@ class Reentrant:
         new.child = impl.deepcopy(self.child, memo)
         new.side = impl.deepcopy([self.child])  # own memo: a fresh copy
         return new
+
+
+@contextlib.contextmanager
+def _switchy_collections() -> Iterator[None]:
+    """A collection every 50 container allocations, each running a little
+    Python code (so the interpreter may switch threads inside it)."""
+
+    def hook(phase: str, info: dict[str, Any]) -> None:
+        sum([phase == "start"] * 3)
+
+    old = gc.get_threshold()
+    gc.callbacks.append(hook)
+    gc.set_threshold(50, 5, 5)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(hook)
 
 
 def _graph(seed: int) -> Any:
@@ -182,9 +205,10 @@ def test_concurrent_copies_with_mutation_and_patch_toggling() -> None:
     ]
     sys.setswitchinterval(1e-6)
     try:
-        for t in threads:
-            t.start()
-        stop.wait(SECONDS)
+        with _switchy_collections():
+            for t in threads:
+                t.start()
+            stop.wait(SECONDS)
     finally:
         stop.set()
         for t in threads:
@@ -231,10 +255,11 @@ def test_concurrent_private_copies_of_deep_graphs() -> None:
     threads = [threading.Thread(target=work, args=(k,)) for k in range(COPIERS)]
     sys.setswitchinterval(1e-6)
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        with _switchy_collections():
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
     finally:
         sys.setswitchinterval(old_interval)
     assert not errors, "\n".join(errors)
