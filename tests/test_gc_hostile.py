@@ -375,3 +375,70 @@ def test_collections_held_off_still_happen() -> None:
         gc.callbacks.remove(hook)
     assert y == x
     assert starts >= 1
+
+
+class _HashSeesGC:
+    """A dict key / set element whose __hash__ (Python code a replay runs)
+    records gc.isenabled()."""
+
+    seen: list[bool] = []
+
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+    def __hash__(self) -> int:
+        _HashSeesGC.seen.append(gc.isenabled())
+        return hash(self.v)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HashSeesGC) and other.v == self.v
+
+
+@pytest.mark.skipif(not hasattr(impl, "Template"), reason="Template is fastcopy's")
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("shape", ["dict_key", "set_element", "atoms_only"])
+def test_template_replay_and_the_collector(enabled: bool, shape: str) -> None:
+    """A replay may hold collections off (3.10/3.11) only while it runs no
+    Python code: a key's __hash__ sees the collector as the caller left it,
+    and the caller finds it unchanged."""
+    rows = [{"id": i, "tags": [i, "x"], "n": {"a": [i]}} for i in range(300)]
+    if shape == "dict_key":
+        rows.append({_HashSeesGC(1): [1]})      # type: ignore[dict-item]
+    elif shape == "set_element":
+        rows.append({"s": {_HashSeesGC(2)}})    # type: ignore[dict-item]
+    tpl = impl.Template(rows)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        _HashSeesGC.seen.clear()
+        for _ in range(3):
+            got = tpl()
+        assert got == rows
+        assert gc.isenabled() is enabled
+        if shape != "atoms_only":
+            assert _HashSeesGC.seen and set(_HashSeesGC.seen) == {enabled}
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.skipif(not hasattr(impl, "Template"), reason="Template is fastcopy's")
+def test_template_replay_postpones_collections_only() -> None:
+    starts = 0
+
+    def hook(phase: str, info: dict[str, Any]) -> None:
+        nonlocal starts
+        starts += phase == "start"
+
+    tpl = impl.Template([[i, {"k": [i]}] for i in range(20_000)])
+    old = gc.get_threshold()
+    gc.callbacks.append(hook)
+    gc.set_threshold(100)
+    try:
+        y = tpl()
+        for _ in range(300):
+            [[]]
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(hook)
+    assert len(y) == 20_000 and y[5] == [5, {"k": [5]}]
+    assert starts >= 1

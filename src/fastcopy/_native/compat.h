@@ -12,6 +12,12 @@
 
 #define FC_PY311_PLUS (PY_VERSION_HEX >= 0x030B0000)
 #define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
+/* Before 3.12 a garbage collection runs inside the allocation that
+ * crosses the threshold (and with it Python code: gc.callbacks,
+ * finalizers); 3.12+ wait for the eval loop's next check.  The engine and
+ * Template replay hold collections off while they run no Python code
+ * (deepcopy.c, "Holding the garbage collector off"). */
+#define FC_GC_IN_ALLOC (PY_VERSION_HEX < 0x030C0000)
 #define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
 #define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
 

@@ -180,7 +180,6 @@ typedef struct {
  * with the collector as the caller left it.  Not with a memo mapping that
  * is not a dict (every lookup is Python code) nor on free-threaded builds
  * (there is none before 3.13). */
-#define FC_GC_IN_ALLOC (PY_VERSION_HEX < 0x030C0000)
 enum { GC_UNMANAGED = 0, GC_RELEASED = 1, GC_HELD = 2, GC_HELD_WAS_OFF = 3 };
 
 static inline void

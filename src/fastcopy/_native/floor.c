@@ -77,8 +77,18 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
     }
     /* An allocation may run the garbage collector, and so finalizers that
      * could change `containers`: hold a strong reference to the item being
-     * copied and re-check the length on every step. */
+     * copied and re-check the length on every step.  Before 3.12 that
+     * collection would run inside the allocations below: it is held off
+     * while the loop runs (no Python code runs in it), as the engine and
+     * Template replay hold it off (deepcopy.c), so that the floor is not
+     * charged for collections they do not pay during the copy either, and
+     * 3.10/3.11's PyDict_Copy and list slicing never see a container
+     * change under them. */
+#if FC_GC_IN_ALLOC
+    int gc_held = PyGC_Disable();
+#endif
     Py_ssize_t i = 0;
+    int failed = 0;
     for (; i < n && i < PyList_GET_SIZE(containers); i++) {
 #ifdef Py_GIL_DISABLED
         PyObject *c = PyList_GetItemRef(containers, i);   /* strong, or gone */
@@ -93,10 +103,19 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
         PyObject *copy = floor_one(c);
         Py_DECREF(c);
         if (copy == NULL) {
-            Py_DECREF(result); /* unfilled slots are NULL: list_dealloc skips them */
-            return NULL;
+            failed = 1;
+            break;
         }
         PyList_SET_ITEM(result, i, copy);
+    }
+#if FC_GC_IN_ALLOC
+    if (gc_held) {
+        PyGC_Enable();
+    }
+#endif
+    if (failed) {
+        Py_DECREF(result); /* unfilled slots are NULL: list_dealloc skips them */
+        return NULL;
     }
     if (i < n && PyList_SetSlice(result, i, n, NULL) < 0) {
         Py_DECREF(result);

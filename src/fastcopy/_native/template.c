@@ -745,6 +745,9 @@ typedef struct {
     uint32_t root;
     unsigned hflags;
     int has_sets, has_bytearrays;
+    int replay_hashes;       /* a replay may hash something Python code
+                                hashes (a set element or dict key that is
+                                a node, or a leaf of a heap type) */
     PyTypeObject **classes;  /* distinct FCD_PLAIN classes (borrowed) */
     Py_ssize_t nclasses;
 } TemplateObject;
@@ -996,6 +999,13 @@ r_run(TemplateObject *t)
     /* a ref resolves to bases[leaf bit][index] */
     PyObject **bases[2] = {R.objs, t->leafv};
     PyObject *result = NULL;
+#if FC_GC_IN_ALLOC
+    /* No Python code runs in the loop unless a key or element hashes
+     * through Python: collections are held off while it runs, as in the
+     * engine (deepcopy.c says why), and released before anything is freed
+     * (a partial copy's __del__ is Python code) */
+    int gc_held = !t->replay_hashes && PyGC_Disable();
+#endif
     for (Py_ssize_t i = 0; i < n; i++) {
         const PNode *p = &t->nodes[i];
         PyObject *y = R.objs[i];
@@ -1110,6 +1120,11 @@ r_run(TemplateObject *t)
     }
     result = Py_NewRef(R.objs[REF_INDEX(t->root)]);
 error:
+#if FC_GC_IN_ALLOC
+    if (gc_held) {
+        PyGC_Enable();
+    }
+#endif
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_XDECREF(R.objs[i]);
     }
@@ -1294,6 +1309,17 @@ t_compile(TemplateObject *t, Builder *b)
         for (size_t j = 0; j < width; j++) {
             if (!REF_IS_LEAF(p->refs[j]) && REF_INDEX(p->refs[j]) > i) {
                 p->late = 1;
+            }
+        }
+        if (rec->kind == FCD_SET || rec->kind == FCD_FROZENSET || rec->kind == FCD_DICT) {
+            /* the elements, or every other ref (the keys) of a dict */
+            size_t step = rec->kind == FCD_DICT ? 2 : 1;
+            for (size_t j = 0; j < width; j += step) {
+                uint32_t r = p->refs[j];
+                if (!REF_IS_LEAF(r) ||
+                    (Py_TYPE(t->leafv[REF_INDEX(r)])->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+                    t->replay_hashes = 1;
+                }
             }
         }
         switch (rec->kind) {
