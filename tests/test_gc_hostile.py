@@ -44,41 +44,67 @@ def _drain() -> list[Any]:
     return [[] for _ in range(100)] + [{} for _ in range(100)]
 
 
-def _copy_with_hook(x: Any, k: int, mutate: Callable[[], None], fn: Callable[[Any], Any]) -> tuple[bool, Any]:
-    """fn(x) with mutate() run at the k-th collection start during it.
-    Returns (whether it ran during the call, the copy or the exception)."""
-    n = 0
-    fired = False
-    held: list[Any] = []
+def _collecting(x: Any, fn: Callable[[Any], Any], at_start: Callable[[], bool]) -> Any:
+    """fn(x) (or the RuntimeError it raises) with a collection every other
+    container allocation; at_start() runs at each collection's start and
+    says whether to keep draining the free lists after collections."""
+    held = [_drain()]
+    drain = True
 
     def hook(phase: str, info: dict[str, Any]) -> None:
-        nonlocal n, fired
+        nonlocal drain
         if phase == "start":
-            n += 1
-            if n == k and not fired:
-                fired = True
-                mutate()
-        elif not fired:
+            drain = at_start()
+        elif drain:
             held.append(_drain())
 
-    held.append(_drain())
     old = gc.get_threshold()
     gc.callbacks.append(hook)
     gc.set_threshold(1)
     try:
         try:
-            result: Any = fn(x)
+            return fn(x)
         except RuntimeError as exc:
-            result = exc
+            return exc
     finally:
         gc.set_threshold(*old)
         gc.callbacks.remove(hook)
+
+
+def _copy_with_hook(x: Any, k: int, mutate: Callable[[], None], fn: Callable[[Any], Any]) -> tuple[bool, Any]:
+    """fn(x) with mutate() run at the k-th collection start during it.
+    Returns (whether it ran during the call, the copy or the exception)."""
+    n = 0
+    fired = False
+
+    def at_start() -> bool:
+        nonlocal n, fired
+        n += 1
+        if n == k and not fired:
+            fired = True
+            mutate()
+        return not fired
+
+    result = _collecting(x, fn, at_start)
     return fired, result
 
 
 def _pads(n: int) -> list[Any]:
     """Containers copied before the target: they move the collections."""
     return [[[i]] for i in range(n)]
+
+
+def _target_copy(y: Any, fired: bool, pad: int, tp: type) -> Any:
+    """The copy of the target from a run's result, or None when the run
+    raised the stdlib's RuntimeError (only after the change, and only
+    "... changed size/keys during iteration")."""
+    if isinstance(y, RuntimeError):
+        assert fired and "changed" in str(y), y
+        return None
+    assert not isinstance(y, BaseException), y
+    got = y[pad]
+    assert type(got) is tp
+    return got
 
 
 MEMOS: dict[str, Callable[[], Any]] = {
@@ -171,13 +197,9 @@ def test_dict_changed(pad: int, k: int, change: str, values: str, memo: str) -> 
 
     x = _pads(pad) + [t]
     fired, y = _copy_with_hook(x, k, mutate, _deepcopy_with(memo))
-    if isinstance(y, RuntimeError):
-        # the stdlib's iterator: "dictionary changed size during iteration"
-        assert fired and "changed" in str(y), y
+    got = _target_copy(y, fired, pad, dict)
+    if got is None:
         return
-    assert not isinstance(y, BaseException), y
-    got = y[pad]
-    assert type(got) is dict
     if not fired:
         assert got == {i: (i if values == "atoms" else [i]) for i in range(300)}
         return
@@ -208,12 +230,9 @@ def test_instance_dict_changed(pad: int, k: int, change: str) -> None:
 
     x = _pads(pad) + [t]
     fired, y = _copy_with_hook(x, k, mutate, impl.deepcopy)
-    if isinstance(y, RuntimeError):
-        assert fired and "changed" in str(y), y
+    got = _target_copy(y, fired, pad, Plain)
+    if got is None:
         return
-    assert not isinstance(y, BaseException), y
-    got = y[pad]
-    assert type(got) is Plain
     if not fired:
         assert vars(got) == {"a": [1], "b": 2, "c": [3], "d": "four", "e": [5], "f": 6}
         return
@@ -233,12 +252,9 @@ def test_set_changed(pad: int, k: int) -> None:
 
     x = _pads(pad) + [t]
     fired, y = _copy_with_hook(x, k, mutate, impl.deepcopy)
-    if isinstance(y, RuntimeError):
-        assert fired and "changed" in str(y), y
+    got = _target_copy(y, fired, pad, set)
+    if got is None:
         return
-    assert not isinstance(y, BaseException), y
-    got = y[pad]
-    assert type(got) is set
     # the stdlib copies list(x), one read of the whole set
     assert got == before or (fired and got == set(range(1000, 1400)))
 
@@ -248,28 +264,14 @@ def _copy_with_flips(x: Any, flip: Callable[[], None], fn: Callable[[Any], Any])
     collection at any allocation changes the graph).  Returns (the number
     of flips, the result or the RuntimeError)."""
     flips = 0
-    held: list[Any] = []
 
-    def hook(phase: str, info: dict[str, Any]) -> None:
+    def at_start() -> bool:
         nonlocal flips
-        if phase == "start":
-            flips += 1
-            flip()
-        else:
-            held.append(_drain())
+        flips += 1
+        flip()
+        return True
 
-    held.append(_drain())
-    old = gc.get_threshold()
-    gc.callbacks.append(hook)
-    gc.set_threshold(1)
-    try:
-        try:
-            result: Any = fn(x)
-        except RuntimeError as exc:
-            result = exc
-    finally:
-        gc.set_threshold(*old)
-        gc.callbacks.remove(hook)
+    result = _collecting(x, fn, at_start)
     return flips, result
 
 
