@@ -2320,6 +2320,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         return Py_NewRef(x);
     }
 
+    if (fc_gc_checkpoint() < 0) {     /* see gc_hold */
+        return NULL;
+    }
     Copier c;
     c.st = st;
     c.frames = c.small;

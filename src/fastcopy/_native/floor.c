@@ -85,6 +85,10 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
      * 3.10/3.11's PyDict_Copy and list slicing never see a container
      * change under them. */
 #if FC_GC_IN_ALLOC
+    if (fc_gc_checkpoint() < 0) {     /* a collection owed runs first */
+        Py_DECREF(result);
+        return NULL;
+    }
     int gc_held = PyGC_Disable();
 #endif
     Py_ssize_t i = 0;

@@ -1004,7 +1004,13 @@ r_run(TemplateObject *t)
      * through Python: collections are held off while it runs, as in the
      * engine (deepcopy.c says why), and released before anything is freed
      * (a partial copy's __del__ is Python code) */
-    int gc_held = !t->replay_hashes && PyGC_Disable();
+    int gc_held = 0;
+    if (!t->replay_hashes) {
+        if (fc_gc_checkpoint() < 0) {     /* a collection owed runs first */
+            goto error;
+        }
+        gc_held = PyGC_Disable();
+    }
 #endif
     for (Py_ssize_t i = 0; i < n; i++) {
         const PNode *p = &t->nodes[i];
