@@ -148,6 +148,7 @@ typedef struct {
     Py_ssize_t elided_small[FC_SMALL_FRAMES];
     int elide_extra;         /* refs the visit of the next child holds */
     uint8_t gc;              /* GC_*: the collector held off (gc_hold) */
+    Py_ssize_t visits;       /* visit() calls: about the containers made */
     SlotItem *sl;            /* F_SLOTS frames' slots, LIFO like frames */
     Py_ssize_t nsl, slcap;
     SlotItem sl_small[FC_SMALL_FRAMES];
@@ -176,7 +177,11 @@ typedef struct {
  * code run, releases them there (PyGC_Enable, if they were enabled), and
  * holds them again on the next visit.  Nothing is lost: the objects
  * allocated meanwhile are counted as usual, and the collection they call
- * for runs at the first allocation after the release.  Hooks always run
+ * for starts at the next container allocation made with collections on
+ * (Python code's, the caller's, or fc_gc_checkpoint's at the start of a
+ * later copy, once the holds have made FC_GC_OWED_MAX containers: without
+ * it a loop of copies alone never collected).  Hooks
+ * always run
  * with the collector as the caller left it.  Not with a memo mapping that
  * is not a dict (every lookup is Python code) nor on free-threaded builds
  * (there is none before 3.13). */
@@ -2106,6 +2111,7 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     PyObject *y;
 
     gc_hold(c);
+    c->visits++;
     /* 3.14: `if cls in _atomic_types: return x` comes first */
     if (st->atomic_first && fc_is_deep_atomic(st, tp)) {
         *out = Py_NewRef(x);
@@ -2320,7 +2326,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         return Py_NewRef(x);
     }
 
-    if (fc_gc_checkpoint() < 0) {     /* see gc_hold */
+    if (fc_gc_checkpoint(&st->gc_owed) < 0) {     /* see gc_hold */
         return NULL;
     }
     Copier c;
@@ -2342,6 +2348,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.ninline = 0;
     c.elide_extra = 0;
     c.gc = FC_GC_IN_ALLOC ? GC_RELEASED : GC_UNMANAGED;
+    c.visits = 0;
     c.sl = c.sl_small;
     c.nsl = 0;
     c.slcap = FC_SMALL_FRAMES;
@@ -2371,6 +2378,9 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         Py_LeaveRecursiveCall();
     }
     gc_release(&c);     /* before any object is released below */
+    if (c.gc != GC_UNMANAGED) {
+        st->gc_owed += c.visits;      /* for fc_gc_checkpoint */
+    }
 
     /* Unwind whatever is left (only after an error). */
     while (c.depth > 0) {

@@ -11,6 +11,7 @@
  * represented by their __dict__ only).  It is a floor, not a copy.
  */
 #include "floor.h"
+#include "state.h"
 
 /* A new tuple of the same size holding the same items.  PyTuple_GetSlice()
  * is not used: for a whole exact tuple it returns the tuple itself, which
@@ -63,7 +64,6 @@ floor_one(PyObject *c)
 PyObject *
 fc_alloc_floor(PyObject *module, PyObject *containers)
 {
-    (void)module;
     if (!PyList_Check(containers)) {
         PyErr_Format(PyExc_TypeError,
                      "_alloc_floor() argument must be a list, not %.200s",
@@ -85,11 +85,15 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
      * 3.10/3.11's PyDict_Copy and list slicing never see a container
      * change under them. */
 #if FC_GC_IN_ALLOC
-    if (fc_gc_checkpoint() < 0) {     /* a collection owed runs first */
+    Py_ssize_t *owed = &fc_get_state(module)->gc_owed;
+    if (fc_gc_checkpoint(owed) < 0) {     /* a collection owed runs first */
         Py_DECREF(result);
         return NULL;
     }
     int gc_held = PyGC_Disable();
+    *owed += n;
+#else
+    (void)module;
 #endif
     Py_ssize_t i = 0;
     int failed = 0;

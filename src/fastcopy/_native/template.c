@@ -1005,11 +1005,13 @@ r_run(TemplateObject *t)
      * engine (deepcopy.c says why), and released before anything is freed
      * (a partial copy's __del__ is Python code) */
     int gc_held = 0;
+    Py_ssize_t *owed = &fc_get_state(t->module)->gc_owed;
     if (!t->replay_hashes) {
-        if (fc_gc_checkpoint() < 0) {     /* a collection owed runs first */
+        if (fc_gc_checkpoint(owed) < 0) {     /* a collection owed runs first */
             goto error;
         }
         gc_held = PyGC_Disable();
+        *owed += n;
     }
 #endif
     for (Py_ssize_t i = 0; i < n; i++) {
