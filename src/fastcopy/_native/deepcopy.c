@@ -2111,7 +2111,9 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     PyObject *y;
 
     gc_hold(c);
+#if FC_GC_IN_ALLOC
     c->visits++;
+#endif
     /* 3.14: `if cls in _atomic_types: return x` comes first */
     if (st->atomic_first && fc_is_deep_atomic(st, tp)) {
         *out = Py_NewRef(x);
