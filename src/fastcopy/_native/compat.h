@@ -12,6 +12,9 @@
 
 #define FC_PY311_PLUS (PY_VERSION_HEX >= 0x030B0000)
 #define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
+#define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
+#define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
+
 /* Before 3.12 a garbage collection runs inside the allocation that
  * crosses the threshold (and with it Python code: gc.callbacks,
  * finalizers); 3.12+ wait for the eval loop's next check.  The engine and
@@ -52,8 +55,6 @@ fc_gc_checkpoint(Py_ssize_t *owed)
 #endif
     return 0;
 }
-#define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
-#define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
 
 /* Free-threaded CPython (3.13t+, built with --disable-gil, which defines
  * Py_GIL_DISABLED in pyconfig.h).  Everything written for it is under

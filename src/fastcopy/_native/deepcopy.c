@@ -180,11 +180,10 @@ typedef struct {
  * for starts at the next container allocation made with collections on
  * (Python code's, the caller's, or fc_gc_checkpoint's at the start of a
  * later copy, once the holds have made FC_GC_OWED_MAX containers: without
- * it a loop of copies alone never collected).  Hooks
- * always run
- * with the collector as the caller left it.  Not with a memo mapping that
- * is not a dict (every lookup is Python code) nor on free-threaded builds
- * (there is none before 3.13). */
+ * it a loop of copies alone never collected).  Hooks always run with the
+ * collector as the caller left it.  Not with a memo mapping that is not a
+ * dict (every lookup is Python code) nor on free-threaded builds (there is
+ * none before 3.13). */
 enum { GC_UNMANAGED = 0, GC_RELEASED = 1, GC_HELD = 2, GC_HELD_WAS_OFF = 3 };
 
 static inline void
