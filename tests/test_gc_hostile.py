@@ -5,10 +5,13 @@ crosses a threshold, and a collection runs Python code: ``gc.callbacks``
 entries, finalizers, weakref callbacks, and (through them) switches to other
 threads.  Hypothesis installs such a callback, so in a test run this is the
 common case, not an exotic one.  That code may change the very containers
-being copied.  The engine must then do what the stdlib's loops do (read the
-container as it is now, or raise the stdlib's ``RuntimeError``), and never
-read what the container held before the allocation: a list cleared there
-has freed its item array.
+being copied.  Whatever it does, the copy must be one the stdlib's loops
+could make (the container read as it is when read, or the stdlib's
+``RuntimeError``), and nothing may be read from what the container held
+before the allocation: a list cleared there has freed its item array.
+fastcopy holds collections off between the points where it lets Python
+code run (``docs/design.md``, "Collections during a copy"), so there the
+callbacks fire at those points or outside the copy.
 
 Each case arms a ``gc.callbacks`` entry that changes one container of the
 graph at the k-th collection of the copy, for every k up to past the last
@@ -17,10 +20,9 @@ allocation) and the free lists drained (so allocations reach the
 collector).  On 3.12+ collections wait for the eval loop, so no callback
 fires inside the copy and each case checks the ordinary copy.
 
-Found by the thread stress test on 3.11, where a copier thread's list
-shrank during another thread's turn inside ``PyList_New``: the copy then
-read past the list's new end (a segfault in CI, and a deterministic one
-with the first case below before the fix).
+Written after the thread stress test segfaulted once in CI on 3.11, inside
+a collection during a copy; before the fixes, the list, dict and Template
+cases here segfault deterministically on 3.11.
 """
 
 from __future__ import annotations
