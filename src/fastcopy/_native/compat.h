@@ -56,6 +56,38 @@ fc_gc_checkpoint(Py_ssize_t *owed)
     return 0;
 }
 
+/* The hold around a loop that runs no Python code from start to end
+ * (Template replay, the allocation floor): the checkpoint, then
+ * collections off, with the loop's n containers counted towards the next
+ * checkpoint.  1 held (release with fc_gc_release_loop), 0 not (they were
+ * off already, or 3.12+), -1 with an exception. */
+static inline int
+fc_gc_hold_loop(Py_ssize_t *owed, Py_ssize_t n)
+{
+#if FC_GC_IN_ALLOC
+    if (fc_gc_checkpoint(owed) < 0) {
+        return -1;
+    }
+    *owed += n;
+    return PyGC_Disable();
+#else
+    (void)owed, (void)n;
+    return 0;
+#endif
+}
+
+static inline void
+fc_gc_release_loop(int held)
+{
+#if FC_GC_IN_ALLOC
+    if (held > 0) {
+        PyGC_Enable();
+    }
+#else
+    (void)held;
+#endif
+}
+
 /* Free-threaded CPython (3.13t+, built with --disable-gil, which defines
  * Py_GIL_DISABLED in pyconfig.h).  Everything written for it is under
  * #ifdef Py_GIL_DISABLED or behind the FC_FT_* macros below, which expand

@@ -84,17 +84,11 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
      * charged for collections they do not pay during the copy either, and
      * 3.10/3.11's PyDict_Copy and list slicing never see a container
      * change under them. */
-#if FC_GC_IN_ALLOC
-    Py_ssize_t *owed = &fc_get_state(module)->gc_owed;
-    if (fc_gc_checkpoint(owed) < 0) {     /* a collection owed runs first */
+    int gc_held = fc_gc_hold_loop(&fc_get_state(module)->gc_owed, n);
+    if (gc_held < 0) {
         Py_DECREF(result);
         return NULL;
     }
-    int gc_held = PyGC_Disable();
-    *owed += n;
-#else
-    (void)module;
-#endif
     Py_ssize_t i = 0;
     int failed = 0;
     for (; i < n && i < PyList_GET_SIZE(containers); i++) {
@@ -116,11 +110,7 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
         }
         PyList_SET_ITEM(result, i, copy);
     }
-#if FC_GC_IN_ALLOC
-    if (gc_held) {
-        PyGC_Enable();
-    }
-#endif
+    fc_gc_release_loop(gc_held);
     if (failed) {
         Py_DECREF(result); /* unfilled slots are NULL: list_dealloc skips them */
         return NULL;

@@ -999,21 +999,14 @@ r_run(TemplateObject *t)
     /* a ref resolves to bases[leaf bit][index] */
     PyObject **bases[2] = {R.objs, t->leafv};
     PyObject *result = NULL;
-#if FC_GC_IN_ALLOC
     /* No Python code runs in the loop unless a key or element hashes
-     * through Python: collections are held off while it runs, as in the
-     * engine (deepcopy.c says why), and released before anything is freed
-     * (a partial copy's __del__ is Python code) */
-    int gc_held = 0;
-    Py_ssize_t *owed = &fc_get_state(t->module)->gc_owed;
-    if (!t->replay_hashes) {
-        if (fc_gc_checkpoint(owed) < 0) {     /* a collection owed runs first */
-            goto error;
-        }
-        gc_held = PyGC_Disable();
-        *owed += n;
+     * through Python: collections are held off while it runs (3.10/3.11),
+     * as in the engine (deepcopy.c says why), and released before anything
+     * is freed (a partial copy's __del__ is Python code) */
+    int gc_held = t->replay_hashes ? 0 : fc_gc_hold_loop(&fc_get_state(t->module)->gc_owed, n);
+    if (gc_held < 0) {
+        goto error;
     }
-#endif
     for (Py_ssize_t i = 0; i < n; i++) {
         const PNode *p = &t->nodes[i];
         PyObject *y = R.objs[i];
@@ -1128,11 +1121,7 @@ r_run(TemplateObject *t)
     }
     result = Py_NewRef(R.objs[REF_INDEX(t->root)]);
 error:
-#if FC_GC_IN_ALLOC
-    if (gc_held) {
-        PyGC_Enable();
-    }
-#endif
+    fc_gc_release_loop(gc_held);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_XDECREF(R.objs[i]);
     }
@@ -1229,7 +1218,6 @@ t_state_values(TemplateObject *t, PNode *s, PyTypeObject *tp)
     if (dk == NULL || dk->dk_kind != 2 || (Py_ssize_t)s->count > dk->dk_nentries) {
         return 0;
     }
-    const FcDictUnicodeEntry *ent = (const FcDictUnicodeEntry *)FC_DK_ENTRIES(dk);
     Patch *pt = PyMem_Malloc(s->count * sizeof(Patch));
     if (pt == NULL) {
         PyErr_NoMemory();
@@ -1241,7 +1229,7 @@ t_state_values(TemplateObject *t, PNode *s, PyTypeObject *tp)
         Py_ssize_t ix = -1;
         if (key != NULL && PyUnicode_CheckExact(key)) {
             for (Py_ssize_t e = 0; e < dk->dk_nentries; e++) {
-                if (ent[e].me_key == key) {
+                if (fc_inline_key(tp, e) == key) {
                     ix = e;
                     break;
                 }
