@@ -354,6 +354,53 @@ def test_hooks_and_caller_see_the_collector_as_left(enabled: bool, action: str) 
             assert hook.seen[1] is enabled
         expect = {"disable": False, "enable": True}.get(action, enabled)
         assert gc.isenabled() is expect
+        # the oracle: the running interpreter's copy module, same scenario
+        (gc.enable if enabled else gc.disable)()
+        oracle = _SeesGC(action)
+        y = _graph_around(oracle)
+        try:
+            copy.deepcopy(y)
+        except ValueError:
+            pass
+        assert hook.seen == oracle.seen
+        assert gc.isenabled() is expect
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+class _BadReduce:
+    """__reduce_ex__ returns something deepcopy rejects (or raises)."""
+
+    def __init__(self, rv: Any) -> None:
+        self.rv = rv
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        if isinstance(self.rv, BaseException):
+            raise self.rv
+        return self.rv
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize(
+    "rv",
+    [42, (), (list,), (list, "not a tuple"), (list, (), None, 7), ValueError("from __reduce_ex__")],
+    ids=["int", "empty", "short", "args_str", "listiter_int", "raises"],
+)
+def test_bad_input_mid_copy_raises_the_stdlib_error_and_restores_the_collector(enabled: bool, rv: Any) -> None:
+    """A reducer returning garbage in the middle of a graph whose copy holds
+    collections off: the stdlib's exception (type and message), and the
+    collector as the caller left it."""
+    x = [[[i], {"k": [i]}] for i in range(300)] + [_BadReduce(rv)]
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(Exception) as expected:
+            copy.deepcopy(x)
+        assert gc.isenabled() is enabled
+        with pytest.raises(type(expected.value)) as got:
+            impl.deepcopy(x)
+        assert str(got.value) == str(expected.value)
+        assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
 
