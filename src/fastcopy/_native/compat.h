@@ -310,6 +310,16 @@ fc_can_set_dict(PyTypeObject *tp)
 #endif
 }
 
+/* Is dict d's table split (an instance __dict__ whose keys are its class's
+ * shared keys)?  PyDictObject.ma_values is a field of the non-limited
+ * struct (cpython/dictobject.h), NULL for a combined table, in 3.10-3.13
+ * (a PyObject ** in 3.10, a PyDictValues * since). */
+static inline int
+fc_dict_is_split(PyObject *d)
+{
+    return ((PyDictObject *)d)->ma_values != NULL;
+}
+
 /* In-place access to the value slots of a dict's combined table
  * ------------------------------------------------------------------
  * Used by Template replay only (template.c, r_fill_dict): a copy of a
