@@ -10,10 +10,14 @@ interpreter's frame stack, which tracemalloc does not see: the comparison
 is, if anything, generous to the stdlib.
 
 Retention: after a large copy is dropped, the traced total and the number of
-GC-tracked objects are back where they were.  fastcopy's only cache that
-outlives a call is the per-type strategy cache: 64 fixed entries inside the
-module state, allocated once with the module, so it adds nothing here (see
-"The per-type strategy cache" in docs/design.md).
+GC-tracked objects are back where they were.  What fastcopy keeps between
+calls: the per-type strategy cache (64 fixed entries inside the module
+state, allocated once with the module) and at most one heap block per
+working array (frame stack, done log, elided frames, memo table) of at most
+128 KiB each, taken by the next call that needs one (docs/design.md,
+"Memory").  The retention cases run a warm-up copy first, which leaves those
+blocks in place, so a later copy of the same shape adds nothing; the bound
+on what is kept is tested on its own.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import os
+import subprocess
+import sys
 import tracemalloc
 from typing import Any, Callable
 
 import pytest
 
-from _impl import impl
+from _impl import IS_STDLIB, impl
+from isomorphism import assert_same_copy
 
 MAX_RETAINED = 2048   # bytes: tracemalloc and allocator noise, not per-object
 MAX_OBJECTS_DELTA = 5
@@ -198,3 +206,132 @@ def test_small_copy_after_huge_copy_allocates_the_same() -> None:
     impl.deepcopy(list(range(500_000)) + [{"a": i} for i in range(50_000)])
     after = peak_of(impl.deepcopy, small)
     assert after <= before + 256, (before, after)
+
+
+SCRATCH_KINDS = 4                 # frames, done log, elided frames, memo table
+SCRATCH_KEEP = 128 * 1024         # FC_SCRATCH_KEEP (memo.h)
+
+
+def _nested(depth: int, chains: int) -> Any:
+    out = []
+    for c in range(chains):
+        node: Any = {"leaf": c}
+        for level in range(depth):
+            node = {"level": level, "child": node} if level % 2 else [level, node]
+        out.append(node)
+    return out
+
+
+def _memo_heavy(n: int) -> Any:
+    shared = [[i] for i in range(n)]
+    return {"a": shared, "b": list(reversed(shared)), "t": tuple(shared)}
+
+
+_KEPT_CHILD = """
+import gc, sys, tracemalloc
+sys.path.insert(0, {tests!r})
+from _impl import impl
+from test_memory import _nested, _memo_heavy
+sys.setrecursionlimit(20_000)     # for the stdlib stand-in (FASTCOPY_TEST_IMPL=stdlib)
+x = {make}
+gc.collect()
+tracemalloc.start()
+m0 = tracemalloc.get_traced_memory()[0]
+for _ in range(3):
+    y = impl.deepcopy(x)
+    del y
+gc.collect()
+print(tracemalloc.get_traced_memory()[0] - m0)
+"""
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["_nested(300, 10)", "_nested(2000, 2)", "_memo_heavy(1500)", "_memo_heavy(40_000)",
+     "[_nested(50, 4) for _ in range(2000)]"],
+)
+def test_memory_kept_between_calls_is_bounded(make: str) -> None:
+    """Whatever copies leave allocated once their results are dropped is at
+    most one block per working array of at most FC_SCRATCH_KEEP bytes,
+    however large the copies' arrays grew.  In a fresh interpreter, with
+    tracing started before the first copy, so that the blocks kept are
+    traced (in this process earlier tests' copies have left theirs)."""
+    code = _KEPT_CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)), make=make)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    kept = int(proc.stdout.split()[-1])
+    assert kept <= SCRATCH_KINDS * SCRATCH_KEEP + MAX_RETAINED, kept
+
+
+@pytest.mark.skipif(IS_STDLIB, reason="the stdlib's memo and frames are allocated afresh by every call")
+@pytest.mark.parametrize(
+    "make", [lambda: _nested(300, 10), lambda: _memo_heavy(1500), lambda: _nested(30, 200)],
+    ids=["nested_300", "memo_1500", "nested_wide"],
+)
+def test_repeated_copy_allocates_only_the_copy(make: Callable[[], Any]) -> None:
+    """Once a copy of some shape has run, the next copy of that shape takes
+    the kept blocks for its frame stack, done log and memo table: its
+    traced peak is the copy itself, give or take the old memo table of a
+    rehash (the table grows in steps, and only the last one fits the kept
+    block)."""
+    x = make()
+    impl.deepcopy(x)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        y = impl.deepcopy(x)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    transient = peak - current
+    assert transient <= 16 * 1024 + 256, (transient, current - base)
+    assert_same_copy(x, copy.deepcopy(x), y)
+
+
+class _CopiesInside:
+    """A hook that runs a deep copy of its own (its arrays on the heap)
+    while the outer copy holds its own heap blocks."""
+
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return _CopiesInside(impl.deepcopy(self.payload))
+
+
+def _bottom(x: Any) -> Any:
+    while isinstance(x, list):
+        x = x[1]
+    return x
+
+
+def test_nested_copies_each_get_their_own_working_memory() -> None:
+    """Copies started from hooks, at several depths of an outer copy whose
+    frame stack, done log and memo table are all on the heap, while the
+    outer one still uses them: every result is the stdlib's, sharing
+    included."""
+    shared = [[i] for i in range(200)]
+    node: Any = {"shared": shared, "again": shared}
+    for level in range(300):
+        node = [level, node, _CopiesInside(_nested(40, 3)) if level % 50 == 0 else None]
+    x = [node, _CopiesInside(_memo_heavy(300)), shared]
+    for _ in range(3):
+        got, want = impl.deepcopy(x), copy.deepcopy(x)
+        assert_same_copy(x, want, got)
+        bottom = _bottom(got[0])
+        assert bottom["shared"] is bottom["again"] is got[2] is not shared
+        hooked = [n[2] for n in _levels(got[0]) if n[2] is not None]
+        assert len(hooked) == 6
+        assert all(h.payload == _nested(40, 3) for h in hooked)
+        assert got[1].payload == _memo_heavy(300)
+
+
+def _levels(x: Any) -> list[Any]:
+    out = []
+    while isinstance(x, list):
+        out.append(x)
+        x = x[1]
+    return out

@@ -375,9 +375,12 @@ memo_keep_alive(Copier *c, PyObject *x)
  * (frames, the done log, the elided frames, slot items) to at least
  * `need` elements of `size` bytes, doubling: returns the new block (the
  * caller stores it; arr == small: it gets the inline contents) and sets
- * *cap, or NULL with MemoryError (arr unchanged). */
+ * *cap, or NULL with MemoryError (arr unchanged).  Leaving the inline
+ * buffer, the block kept in `scratch` (may be NULL) is taken if it is
+ * large enough, with all its room. */
 static void *
-grow_array(void *arr, const void *small, Py_ssize_t *cap, Py_ssize_t need, size_t size)
+grow_array(void *arr, const void *small, Py_ssize_t *cap, Py_ssize_t need, size_t size,
+           FcScratch *scratch)
 {
     Py_ssize_t ncap = *cap * 2;
     while (ncap < need) {
@@ -387,8 +390,15 @@ grow_array(void *arr, const void *small, Py_ssize_t *cap, Py_ssize_t need, size_
         PyErr_NoMemory();
         return NULL;
     }
-    void *fresh = arr == small ? PyMem_Malloc((size_t)ncap * size)
-                               : PyMem_Realloc(arr, (size_t)ncap * size);
+    size_t kept;
+    void *fresh = arr == small ? fc_scratch_take(scratch, (size_t)ncap * size, &kept) : NULL;
+    if (fresh != NULL) {
+        memcpy(fresh, small, (size_t)*cap * size);
+        *cap = (Py_ssize_t)(kept / size);
+        return fresh;
+    }
+    fresh = arr == small ? PyMem_Malloc((size_t)ncap * size)
+                         : PyMem_Realloc(arr, (size_t)ncap * size);
     if (fresh == NULL) {
         PyErr_NoMemory();
         return NULL;
@@ -406,7 +416,7 @@ done_log(Copier *c, PyObject *x, PyObject *y)
 {
     if (c->ndone == c->done_cap) {
         DoneEntry *nd = grow_array(c->done, c->done_small, &c->done_cap, c->ndone + 1,
-                                   sizeof(DoneEntry));
+                                   sizeof(DoneEntry), &c->st->scratch[FC_SCRATCH_DONE]);
         if (nd == NULL) {
             return -1;
         }
@@ -459,7 +469,8 @@ elided_frame_push(Copier *c, Frame *f)
 {
     if (c->n_elided_frames == c->elided_cap) {
         Py_ssize_t *nd = grow_array(c->elided_frames, c->elided_small, &c->elided_cap,
-                                    c->n_elided_frames + 1, sizeof(Py_ssize_t));
+                                    c->n_elided_frames + 1, sizeof(Py_ssize_t),
+                                    &c->st->scratch[FC_SCRATCH_ELIDED]);
         if (nd == NULL) {
             return -1;
         }
@@ -640,7 +651,8 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
                          (Py_ssize_t)FC_MAX_DEPTH);
             return NULL;
         }
-        Frame *nf = grow_array(c->frames, c->small, &c->cap, c->depth + 1, sizeof(Frame));
+        Frame *nf = grow_array(c->frames, c->small, &c->cap, c->depth + 1, sizeof(Frame),
+                               &c->st->scratch[FC_SCRATCH_FRAMES]);
         if (nf == NULL) {
             return NULL;
         }
@@ -2077,7 +2089,7 @@ visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
     PyTypeObject *tp = Py_TYPE(x);
     if (c->nsl + e->nslots > c->slcap) {
         SlotItem *ns = grow_array(c->sl, c->sl_small, &c->slcap, c->nsl + e->nslots,
-                                  sizeof(SlotItem));
+                                  sizeof(SlotItem), NULL);
         if (ns == NULL) {
             return V_ERROR;
         }
@@ -2387,7 +2399,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.slcap = FC_SMALL_FRAMES;
     c.memo = NULL;
     c.memo_id = NULL;
-    memo_init(&c.table);
+    memo_init(&c.table, &st->scratch[FC_SCRATCH_MEMO]);
     if (native) {
         c.mode = MEMO_NATIVE;
     }
@@ -2420,7 +2432,8 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         frame_pop(&c);
     }
     if (c.frames != c.small) {
-        PyMem_Free(c.frames);
+        fc_scratch_give(&st->scratch[FC_SCRATCH_FRAMES], c.frames,
+                        (size_t)c.cap * sizeof(Frame));
     }
     for (Py_ssize_t i = c.flush_from; i < c.ndone; i++) {
         if (c.done[i].y != NULL) {        /* elided, never flushed */
@@ -2429,10 +2442,12 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         }
     }
     if (c.done != c.done_small) {
-        PyMem_Free(c.done);
+        fc_scratch_give(&st->scratch[FC_SCRATCH_DONE], c.done,
+                        (size_t)c.done_cap * sizeof(DoneEntry));
     }
     if (c.elided_frames != c.elided_small) {
-        PyMem_Free(c.elided_frames);
+        fc_scratch_give(&st->scratch[FC_SCRATCH_ELIDED], c.elided_frames,
+                        (size_t)c.elided_cap * sizeof(Py_ssize_t));
     }
     if (c.sl != c.sl_small) {
         PyMem_Free(c.sl);

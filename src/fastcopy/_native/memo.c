@@ -2,10 +2,12 @@
 #include "memo.h"
 
 void
-memo_init(MemoTable *t)
+memo_init(MemoTable *t, FcScratch *scratch)
 {
     memset(t->small, 0, sizeof(t->small));
     t->slots = t->small;
+    t->bytes = 0;
+    t->scratch = scratch;
     t->mask = MEMO_SMALL - 1;
     t->shift = 64 - 3;   /* log2(MEMO_SMALL) == 3 */
     t->used = 0;
@@ -36,13 +38,34 @@ memo_grow(MemoTable *t)
         PyErr_NoMemory();
         return -1;
     }
-    MemoEntry *fresh = PyMem_Calloc(new_cap, sizeof(MemoEntry));
-    if (fresh == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    /* The kept block (FcScratch), if this step needs at least a quarter
+     * of it: then with all its room, so that the table grows no more
+     * until it is full (each step's old table is the copy's transient
+     * memory).  Not for a table much smaller than the block: it would pay
+     * for clearing and, at the end, scanning the block's every slot. */
+    size_t need = new_cap * sizeof(MemoEntry), bytes = need;
+    MemoEntry *fresh = NULL;
+    if (t->scratch != NULL && t->scratch->block != NULL && need >= t->scratch->bytes / 4) {
+        fresh = fc_scratch_take(t->scratch, need, &bytes);
+    }
+    if (fresh != NULL) {
+        while ((new_cap << 1) * sizeof(MemoEntry) <= bytes) {
+            new_cap <<= 1;
+            step++;
+        }
+        memset(fresh, 0, new_cap * sizeof(MemoEntry));
+    }
+    else {
+        fresh = PyMem_Calloc(new_cap, sizeof(MemoEntry));
+        if (fresh == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
     }
     MemoEntry *old = t->slots;
+    size_t old_bytes = t->bytes;
     t->slots = fresh;
+    t->bytes = bytes;
     t->mask = new_cap - 1;
     t->shift -= step;
     for (size_t i = 0; i < old_cap; i++) {
@@ -51,7 +74,7 @@ memo_grow(MemoTable *t)
         }
     }
     if (old != t->small) {
-        PyMem_Free(old);
+        fc_scratch_give(t->scratch, old, old_bytes);
     }
     memo_check(t);   /* O(n), as the rehash itself */
     return 0;
@@ -101,8 +124,9 @@ memo_clear(MemoTable *t)
         }
     }
     if (t->slots != t->small) {
-        PyMem_Free(t->slots);
+        fc_scratch_give(t->scratch, t->slots, t->bytes);
         t->slots = t->small;
+        t->bytes = 0;
     }
     t->used = 0;
 }

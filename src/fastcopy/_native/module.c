@@ -585,6 +585,9 @@ static void
 mod_free(void *m)
 {
     patch_remove_all(fc_get_state((PyObject *)m));
+    for (int k = 0; k < FC_SCRATCH_N; k++) {
+        fc_scratch_free(&fc_get_state((PyObject *)m)->scratch[k]);
+    }
 #if FC_HAS_DICT_WATCHERS
     FcState *st = fc_get_state((PyObject *)m);
     if (st->watcher_id >= 0) {

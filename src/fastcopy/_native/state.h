@@ -9,6 +9,7 @@
 #define FASTCOPY_STATE_H
 
 #include "compat.h"
+#include "memo.h"      /* FcScratch */
 
 #define FC_MAX_ATOMIC 32
 #define FC_TYPE_CACHE 256   /* a power of two: 128 sets of 2 (fc_type_set) */
@@ -144,6 +145,10 @@ typedef struct {
      * the collector held off since the last checkpoint (fc_gc_checkpoint);
      * GIL builds only, so a plain field */
     Py_ssize_t gc_owed;
+    /* Heap blocks of the last copies' frame stack, done log, elided
+     * frames and memo table, kept for the next call (FcScratch, memo.h;
+     * GIL builds only). */
+    FcScratch scratch[FC_SCRATCH_N];
 } FcState;
 
 /* The strategy cache is 2-way set-associative: a type's entry is one of
