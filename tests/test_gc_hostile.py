@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import pytest
 
-from _impl import impl
+from _impl import IS_STDLIB, impl
 from strategies import Plain
 
 KS = range(1, 9)
@@ -520,6 +520,47 @@ def _loop_collects(call: Callable[[], Any], loops: int = 5000) -> tuple[int, int
     left = len(gc.get_objects())
     gc.collect()
     return starts, left - len(gc.get_objects())
+
+
+@pytest.mark.skipif(IS_STDLIB, reason="the stdlib's copy runs Python code, so collections run inside it")
+@pytest.mark.parametrize("how", ["deepcopy", "template"])
+@pytest.mark.parametrize("first", ["dropped", "kept"])
+def test_a_copy_that_runs_no_python_code_starts_no_collection(how: str, first: str) -> None:
+    """Collections are held off while a copy runs no Python code, so its
+    allocations start none, inside it (3.10/3.11) or right after it returns
+    with the new copy alive (3.12+, where the allocation that crosses the
+    threshold schedules one for the eval loop's next check).  If the copy
+    is dropped, its containers are freed by reference counting and count
+    off the collector's tally again: no collection is owed any more.  If it
+    is kept, the collection it owes starts at the next copy's checkpoint,
+    before that copy allocates anything."""
+    x = [{"k": [i]} for i in range(3000)]          # 6,001 containers
+    call: Callable[[], Any] = (lambda: impl.deepcopy(x)) if how == "deepcopy" else impl.Template(x)
+    events: list[str] = []
+
+    def hook(phase: str, info: dict[str, Any]) -> None:
+        events.append(phase)
+
+    # Between the two copies nothing allocates a container: any allocation
+    # would start (3.10/3.11) or schedule (3.12+) the owed collection.
+    alive: list[Any] = [None, None]
+    gc.collect()
+    gc.callbacks.append(hook)
+    try:
+        alive[0] = call()
+        after_first = len(events)
+        if first == "dropped":
+            alive[0] = None
+        alive[1] = call()
+        after_second = len(events)
+    finally:
+        gc.callbacks.remove(hook)
+    assert alive[1] == x
+    assert after_first == 0, events
+    if first == "dropped":
+        assert after_second == 0, events
+    else:
+        assert "start" in events[:after_second], "the collection the first copy called for never ran"
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "template"])

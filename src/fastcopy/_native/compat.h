@@ -19,8 +19,18 @@
  * crosses the threshold (and with it Python code: gc.callbacks,
  * finalizers); 3.12+ wait for the eval loop's next check.  The engine and
  * Template replay hold collections off while they run no Python code
- * (deepcopy.c, "Holding the garbage collector off"). */
+ * (deepcopy.c, "Holding the garbage collector off"): before 3.12 so that
+ * nothing changes under them, from 3.12 so that the collection does not
+ * run right after they return, walking the copy just made. */
 #define FC_GC_IN_ALLOC (PY_VERSION_HEX < 0x030C0000)
+/* Whether the engine holds collections off at all: every build with a GIL
+ * (on 3.12+ for the timing of collections, not for safety: see deepcopy.c,
+ * "Holding the garbage collector off"); not free-threaded ones. */
+#ifdef Py_GIL_DISABLED
+#define FC_GC_HOLD 0
+#else
+#define FC_GC_HOLD 1
+#endif
 
 /* Before taking the hold, where nothing is being read yet: a collection
  * the collector owes (its count crossed the threshold while a previous
@@ -32,14 +42,15 @@
  * as an allocation), about 350 instructions, so it is made only once the
  * holds have allocated FC_GC_OWED_MAX containers since the last one
  * (*owed, which the holders add to): a collection then starts at most that
- * many allocations late, a delay of a third of the default threshold (700).
+ * many allocations late, at most a third of the default threshold (700;
+ * 2,000 from 3.13).
  * 0, or -1 with an exception (no memory). */
 #define FC_GC_OWED_MAX 256
 
 static inline int
 fc_gc_checkpoint(Py_ssize_t *owed)
 {
-#if FC_GC_IN_ALLOC
+#if FC_GC_HOLD
     if (*owed >= FC_GC_OWED_MAX) {
         *owed = 0;
         if (PyGC_IsEnabled()) {
@@ -48,6 +59,16 @@ fc_gc_checkpoint(Py_ssize_t *owed)
                 return -1;
             }
             Py_DECREF(s);
+#if !FC_GC_IN_ALLOC
+            /* 3.12+: the allocation only scheduled the collection, for the
+             * eval loop's next check, i.e. after the copy about to start,
+             * which it would then walk; PyErr_CheckSignals() runs a
+             * scheduled collection now (and any pending signal handler,
+             * as the eval loop would on entering a Python deepcopy). */
+            if (PyErr_CheckSignals() < 0) {
+                return -1;
+            }
+#endif
         }
     }
 #else
@@ -60,11 +81,11 @@ fc_gc_checkpoint(Py_ssize_t *owed)
  * (Template replay, the allocation floor): the checkpoint, then
  * collections off, with the loop's n containers counted towards the next
  * checkpoint.  1 held (release with fc_gc_release_loop), 0 not (they were
- * off already, or 3.12+), -1 with an exception. */
+ * off already, or a free-threaded build), -1 with an exception. */
 static inline int
 fc_gc_hold_loop(Py_ssize_t *owed, Py_ssize_t n)
 {
-#if FC_GC_IN_ALLOC
+#if FC_GC_HOLD
     if (fc_gc_checkpoint(owed) < 0) {
         return -1;
     }
@@ -79,7 +100,7 @@ fc_gc_hold_loop(Py_ssize_t *owed, Py_ssize_t n)
 static inline void
 fc_gc_release_loop(int held)
 {
-#if FC_GC_IN_ALLOC
+#if FC_GC_HOLD
     if (held > 0) {
         PyGC_Enable();
     }

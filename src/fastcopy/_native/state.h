@@ -141,8 +141,8 @@ typedef struct {
      * resolved once: repeating the module lookups after every dispatch-
      * table rebuild grew interpreter memory on 3.13). */
     PyObject *k_decimal, *k_fraction, *k_pattern, *k_enum, *k_uuid;
-    /* 3.10/3.11: containers copies, replays and floor calls allocated with
-     * the collector held off since the last checkpoint (fc_gc_checkpoint);
+    /* Containers copies, replays and floor calls allocated with the
+     * collector held off since the last checkpoint (fc_gc_checkpoint);
      * GIL builds only, so a plain field */
     Py_ssize_t gc_owed;
     /* Heap blocks of the last copies' frame stack, done log, elided
