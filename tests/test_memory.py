@@ -33,6 +33,8 @@ from typing import Any, Callable
 
 import pytest
 
+from fastcopy.bench.workloads import make_deep_nesting as _nested
+
 from _impl import IS_STDLIB, impl
 from isomorphism import assert_same_copy
 
@@ -212,16 +214,6 @@ SCRATCH_KINDS = 4                 # frames, done log, elided frames, memo table
 SCRATCH_KEEP = 128 * 1024         # FC_SCRATCH_KEEP (memo.h)
 
 
-def _nested(depth: int, chains: int) -> Any:
-    out = []
-    for c in range(chains):
-        node: Any = {"leaf": c}
-        for level in range(depth):
-            node = {"level": level, "child": node} if level % 2 else [level, node]
-        out.append(node)
-    return out
-
-
 def _memo_heavy(n: int) -> Any:
     shared = [[i] for i in range(n)]
     return {"a": shared, "b": list(reversed(shared)), "t": tuple(shared)}
@@ -231,7 +223,7 @@ _KEPT_CHILD = """
 import gc, sys, tracemalloc
 sys.path.insert(0, {tests!r})
 from _impl import impl
-from test_memory import _nested, _memo_heavy
+from test_memory import _nested, _memo_heavy   # _nested: the bench's deep_nesting
 sys.setrecursionlimit(20_000)     # for the stdlib stand-in (FASTCOPY_TEST_IMPL=stdlib)
 x = {make}
 gc.collect()
