@@ -121,6 +121,11 @@ typedef struct {
     int fast_atoms;          /* atoms may skip the memo lookup */
     int fast_hot;            /* fast_atoms, and str/int/float/bool/None are
                                 atomic: test those five inline */
+    /* With fast_hot: those five types (NULL otherwise, so that no type
+     * matches), for visit_child's test: compared with a field of the
+     * Copier, each is one instruction, where &PyLong_Type and the others
+     * are each a load from the global offset table first. */
+    PyTypeObject *hot[5];
     PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
@@ -238,6 +243,11 @@ copier_update_fast_atoms(Copier *c)
     c->fast_atoms = c->st->atomic_first ||
                     (c->mode == MEMO_NATIVE && FC_LOAD(c->st->deep_overrides) == NULL);
     c->fast_hot = c->fast_atoms && c->st->hot_atomic;
+    c->hot[0] = c->fast_hot ? &PyLong_Type : NULL;
+    c->hot[1] = c->fast_hot ? &PyUnicode_Type : NULL;
+    c->hot[2] = c->fast_hot ? &PyFloat_Type : NULL;
+    c->hot[3] = c->fast_hot ? &PyBool_Type : NULL;
+    c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
 #ifdef Py_GIL_DISABLED
     c->elide = 0;    /* reference counts are not a sound test there */
 #else
@@ -760,7 +770,8 @@ static inline VisitResult
 visit_child(Copier *c, PyObject *x, PyObject **out)
 {
     PyTypeObject *tp = Py_TYPE(x);
-    if (c->fast_hot && fc_is_hot_type(tp)) {
+    if (tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
+        tp == c->hot[4]) {           /* c->fast_hot && fc_is_hot_type(tp) */
         *out = Py_NewRef(x);
         return V_DONE;
     }
