@@ -77,13 +77,13 @@ fc_alloc_floor(PyObject *module, PyObject *containers)
     }
     /* An allocation may run the garbage collector, and so finalizers that
      * could change `containers`: hold a strong reference to the item being
-     * copied and re-check the length on every step.  Before 3.12 that
-     * collection would run inside the allocations below: it is held off
-     * while the loop runs (no Python code runs in it), as the engine and
-     * Template replay hold it off (deepcopy.c), so that the floor is not
-     * charged for collections they do not pay during the copy either, and
-     * 3.10/3.11's PyDict_Copy and list slicing never see a container
-     * change under them. */
+     * copied and re-check the length on every step.  Collections are
+     * held off while the loop runs (no Python code runs in it), as the
+     * engine and Template replay hold them off (deepcopy.c), so that the
+     * floor is not charged for collections they do not pay either (before
+     * 3.12 one would run inside the allocations below, from 3.12 right
+     * after the call returns), and 3.10/3.11's PyDict_Copy and list
+     * slicing never see a container change under them. */
     int gc_held = fc_gc_hold_loop(&fc_get_state(module)->gc_owed, n);
     if (gc_held < 0) {
         Py_DECREF(result);

@@ -1000,7 +1000,7 @@ r_run(TemplateObject *t)
     PyObject **bases[2] = {R.objs, t->leafv};
     PyObject *result = NULL;
     /* No Python code runs in the loop unless a key or element hashes
-     * through Python: collections are held off while it runs (3.10/3.11),
+     * through Python: collections are held off while it runs (GIL builds),
      * as in the engine (deepcopy.c says why), and released before anything
      * is freed (a partial copy's __del__ is Python code) */
     int gc_held = t->replay_hashes ? 0 : fc_gc_hold_loop(&fc_get_state(t->module)->gc_owed, n);
