@@ -327,3 +327,30 @@ def _levels(x: Any) -> list[Any]:
         out.append(x)
         x = x[1]
     return out
+
+
+class _BadReduce:
+    """A reducer returning garbage: the stdlib raises from _reconstruct."""
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return 42
+
+
+def test_error_deep_inside_a_copy_leaves_working_memory_reusable() -> None:
+    """A copy that fails with its frame stack, done log and memo table on
+    the heap raises the stdlib's exception (type and message); the copies
+    after it, which take the blocks it gave back, are the stdlib's."""
+    shared = [[i] for i in range(300)]
+    bad: Any = [shared, _BadReduce()]
+    for level in range(400):
+        bad = [level, bad, shared]
+    with pytest.raises(Exception) as want:
+        copy.deepcopy(bad)
+    good = [_nested(300, 3), shared, shared]
+    for _ in range(3):
+        with pytest.raises(type(want.value)) as got:
+            impl.deepcopy(bad)
+        assert str(got.value) == str(want.value)
+        y = impl.deepcopy(good)
+        assert_same_copy(good, copy.deepcopy(good), y)
+        assert y[1] is y[2] is not shared
