@@ -126,6 +126,8 @@ typedef struct {
      * Copier, each is one instruction, where &PyLong_Type and the others
      * are each a load from the global offset table first. */
     PyTypeObject *hot[5];
+    int memo_first;          /* native memo consulted before anything else
+                                (mode == MEMO_NATIVE, before 3.14) */
     PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
@@ -248,11 +250,29 @@ copier_update_fast_atoms(Copier *c)
     c->hot[2] = c->fast_hot ? &PyFloat_Type : NULL;
     c->hot[3] = c->fast_hot ? &PyBool_Type : NULL;
     c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
+    c->memo_first = c->mode == MEMO_NATIVE && !c->st->atomic_first;
 #ifdef Py_GIL_DISABLED
     c->elide = 0;    /* reference counts are not a sound test there */
 #else
     c->elide = c->fast_atoms && c->mode == MEMO_NATIVE;
 #endif
+}
+
+/* fc_is_deep_atomic(c->st, tp), for the engine's scans of a container's
+ * items: the five hot types are compared with the Copier's fields (no
+ * load from the global offset table, see `hot`), and a list, dict, tuple
+ * or instance of a class is rejected by one flags test. */
+static inline int
+copier_is_atomic(const Copier *c, PyTypeObject *tp)
+{
+    if (tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
+        tp == c->hot[4]) {
+        return 1;
+    }
+    if (tp->tp_flags & c->st->non_atomic_flags) {
+        return 0;
+    }
+    return fc_is_deep_atomic(c->st, tp);   /* hot[] empty, or another atom */
 }
 
 /* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
@@ -776,7 +796,7 @@ visit_child(Copier *c, PyObject *x, PyObject **out)
         return V_DONE;
     }
     int checked = 0;
-    if (c->mode == MEMO_NATIVE && !c->st->atomic_first) {
+    if (c->memo_first) {
         /* the memo comes first (before 3.14); a hit needs nothing else */
         PyObject *y = memo_lookup(&c->table, x);
         if (y != NULL) {
@@ -950,7 +970,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
                 f->phase = DICT_EXACT;
                 c->npatch--;
             }
-            else if (fc_is_deep_atomic(c->st, Py_TYPE(value))) {
+            else if (copier_is_atomic(c, Py_TYPE(value))) {
                 continue;             /* y already holds it */
             }
         }
@@ -1482,7 +1502,7 @@ step_plain_inline(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         }
         Py_ssize_t ix = FC_VALUES_ORDER_AT(xv, f->i++);
         PyObject *v = xv->values[ix];
-        if (fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+        if (copier_is_atomic(c, Py_TYPE(v))) {
             fc_inline_append(f->y, ix, Py_NewRef(v));
             continue;
         }
@@ -1709,7 +1729,7 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
     if (!FC_FREE_THREADED && c->fast_atoms) {
         for (; i < n; i++) {
             PyObject *v = PyList_GET_ITEM(x, i);
-            if (!fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+            if (!copier_is_atomic(c, Py_TYPE(v))) {
                 break;
             }
             PyList_SET_ITEM(y, i, Py_NewRef(v));
@@ -1802,7 +1822,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
                 k = NULL;
                 break;
             }
-            if (!fc_is_deep_atomic(c->st, Py_TYPE(v))) {
+            if (!copier_is_atomic(c, Py_TYPE(v))) {
                 break;          /* a value to copy: done below */
             }
             left--;
@@ -1860,7 +1880,7 @@ visit_tuple(Copier *c, PyObject *x, PyObject **out)
     if (c->fast_atoms) {
         /* every item atomic: the tuple is its own copy (not memoized) */
         Py_ssize_t i = 0;
-        while (i < n && fc_is_deep_atomic(c->st, Py_TYPE(PyTuple_GET_ITEM(x, i)))) {
+        while (i < n && copier_is_atomic(c, Py_TYPE(PyTuple_GET_ITEM(x, i)))) {
             i++;
         }
         if (i == n && c->mode == MEMO_NATIVE) {
