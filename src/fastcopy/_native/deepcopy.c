@@ -784,10 +784,11 @@ frame_finish(Copier *c, Frame *f)
 }
 
 /* Copy child `x` on behalf of the frame at index fi.  On V_DONE *out holds
- * the copy; on V_PUSHED the frame must return S_PUSHED at once (the stack
- * may have moved). */
+ * the copy, and *hit says whether it came from the native memo table as it
+ * stands (x is a key of it, *out its value); on V_PUSHED the frame must
+ * return S_PUSHED at once (the stack may have moved). */
 static inline VisitResult
-visit_child(Copier *c, PyObject *x, PyObject **out)
+visit_child_hit(Copier *c, PyObject *x, PyObject **out, int *hit)
 {
     PyTypeObject *tp = Py_TYPE(x);
     if (tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
@@ -801,6 +802,7 @@ visit_child(Copier *c, PyObject *x, PyObject **out)
         PyObject *y = memo_lookup(&c->table, x);
         if (y != NULL) {
             *out = Py_NewRef(y);
+            *hit = 1;
             return V_DONE;
         }
         checked = 1;
@@ -809,6 +811,13 @@ visit_child(Copier *c, PyObject *x, PyObject **out)
     VisitResult v = visit(c, x, out, checked);
     Py_DECREF(x);
     return v;
+}
+
+static inline VisitResult
+visit_child(Copier *c, PyObject *x, PyObject **out)
+{
+    int hit = 0;
+    return visit_child_hit(c, x, out, &hit);
 }
 
 /* visit_child(list[i]) for a list other threads may change.  Free-threaded
@@ -842,12 +851,36 @@ step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         return S_ERROR;
     }
     /* for a in x: append(deepcopy(a, memo))  -- x may change meanwhile */
+#ifndef Py_GIL_DISABLED
+    /* The previous item, if the native memo held it, and its copy
+     * (borrowed: the table holds both).  An item that is the same object
+     * again ([a] * n) gets the same copy with no lookup: the memo is
+     * unchanged since, as the only work done in between was appending. */
+    PyObject *last = NULL, *last_r = NULL;
+#endif
     while (f->i < PyList_GET_SIZE(f->x)) {
         PyObject *r;
+#ifndef Py_GIL_DISABLED
+        PyObject *item = PyList_GET_ITEM(f->x, f->i++);
+        if (item == last) {
+            if (list_append_steal(f->y, Py_NewRef(last_r)) < 0) {
+                return S_ERROR;
+            }
+            continue;
+        }
+        int hit = 0;
+        VisitResult v = visit_child_hit(c, item, &r, &hit);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        last = hit ? item : NULL;
+        last_r = r;
+#else
         VisitResult v = visit_list_item(c, f->x, f->i++, &r);
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
+#endif
         f = &c->frames[fi];
         if (list_append_steal(f->y, r) < 0) {
             return S_ERROR;
