@@ -128,6 +128,7 @@ typedef struct {
     PyTypeObject *hot[5];
     int memo_first;          /* native memo consulted before anything else
                                 (mode == MEMO_NATIVE, before 3.14) */
+    int patch_ok;            /* dicts may start in DICT_PATCH (visit_dict) */
     PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
@@ -251,11 +252,22 @@ copier_update_fast_atoms(Copier *c)
     c->hot[3] = c->fast_hot ? &PyBool_Type : NULL;
     c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
     c->memo_first = c->mode == MEMO_NATIVE && !c->st->atomic_first;
+    c->patch_ok = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_hot;
 #ifdef Py_GIL_DISABLED
     c->elide = 0;    /* reference counts are not a sound test there */
 #else
     c->elide = c->fast_atoms && c->mode == MEMO_NATIVE;
 #endif
+}
+
+/* fc_is_hot_atomic(c->st, tp) where c->fast_hot holds (a DICT_PATCH
+ * frame's keys); otherwise no type matches, which only makes the frame
+ * fall back to DICT_EXACT. */
+static inline int
+copier_is_hot(const Copier *c, PyTypeObject *tp)
+{
+    return tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
+           tp == c->hot[4];
 }
 
 /* fc_is_deep_atomic(c->st, tp), for the engine's scans of a container's
@@ -265,8 +277,7 @@ copier_update_fast_atoms(Copier *c)
 static inline int
 copier_is_atomic(const Copier *c, PyTypeObject *tp)
 {
-    if (tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
-        tp == c->hot[4]) {
+    if (copier_is_hot(c, tp)) {
         return 1;
     }
     if (tp->tp_flags & c->st->non_atomic_flags) {
@@ -445,17 +456,24 @@ grow_array(void *arr, const void *small, Py_ssize_t *cap, Py_ssize_t need, size_
     return fresh;
 }
 
+static FC_NOINLINE int
+done_grow(Copier *c)
+{
+    DoneEntry *nd = grow_array(c->done, c->done_small, &c->done_cap, c->ndone + 1,
+                               sizeof(DoneEntry), &c->st->scratch[FC_SCRATCH_DONE]);
+    if (nd == NULL) {
+        return -1;
+    }
+    c->done = nd;
+    return 0;
+}
+
 /* Append to the done log; y != NULL: an elided entry (x, y increfed). */
-static int
+FC_ALWAYS_INLINE int
 done_log(Copier *c, PyObject *x, PyObject *y)
 {
-    if (c->ndone == c->done_cap) {
-        DoneEntry *nd = grow_array(c->done, c->done_small, &c->done_cap, c->ndone + 1,
-                                   sizeof(DoneEntry), &c->st->scratch[FC_SCRATCH_DONE]);
-        if (nd == NULL) {
-            return -1;
-        }
-        c->done = nd;
+    if (c->ndone == c->done_cap && done_grow(c) < 0) {
+        return -1;
     }
     DoneEntry *e = &c->done[c->ndone++];
     e->xf = (uintptr_t)x;
@@ -498,18 +516,25 @@ can_elide(Copier *c, PyObject *x)
            Py_REFCNT(x) == 2 + c->elide_extra;
 }
 
+static FC_NOINLINE int
+elided_frames_grow(Copier *c)
+{
+    Py_ssize_t *nd = grow_array(c->elided_frames, c->elided_small, &c->elided_cap,
+                                c->n_elided_frames + 1, sizeof(Py_ssize_t),
+                                &c->st->scratch[FC_SCRATCH_ELIDED]);
+    if (nd == NULL) {
+        return -1;
+    }
+    c->elided_frames = nd;
+    return 0;
+}
+
 /* Mark the frame just pushed as elided. */
-static int
+FC_ALWAYS_INLINE int
 elided_frame_push(Copier *c, Frame *f)
 {
-    if (c->n_elided_frames == c->elided_cap) {
-        Py_ssize_t *nd = grow_array(c->elided_frames, c->elided_small, &c->elided_cap,
-                                    c->n_elided_frames + 1, sizeof(Py_ssize_t),
-                                    &c->st->scratch[FC_SCRATCH_ELIDED]);
-        if (nd == NULL) {
-            return -1;
-        }
-        c->elided_frames = nd;
+    if (c->n_elided_frames == c->elided_cap && elided_frames_grow(c) < 0) {
+        return -1;
     }
     f->elided = 1;
     c->elided_frames[c->n_elided_frames++] = f - c->frames;
@@ -584,7 +609,7 @@ memo_flush_if_needed(Copier *c)
  *     if y is not x: memo[id(x)] = y; _keep_alive(x, memo)
  * `stored` says the copier already did memo[id(x)] = y (lists, dicts,
  * reduce): the native table needs nothing more then. */
-static int
+FC_ALWAYS_INLINE int
 memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
 {
     if (y == x) {
@@ -606,7 +631,7 @@ memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
 }
 
 /* memo_finish for an elided x: log (x, y), owned, for a later flush. */
-static int
+FC_ALWAYS_INLINE int
 memo_finish_elided(Copier *c, PyObject *x, PyObject *y)
 {
     if (y == x) {
@@ -675,8 +700,9 @@ memo_for_python(Copier *c)
 /* ------------------------------------------------------------------ */
 /* the frame stack                                                    */
 
-static Frame *
-frame_push(Copier *c, FrameKind kind, PyObject *x)
+/* frame_push's rare work: a full stack, or the periodic signal check. */
+static FC_NOINLINE int
+frame_push_slow(Copier *c)
 {
     if (c->depth == c->cap) {
         if (c->cap >= FC_MAX_DEPTH) {
@@ -684,18 +710,28 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
                          "maximum recursion depth exceeded in deepcopy "
                          "(fastcopy follows at most %zd nested containers)",
                          (Py_ssize_t)FC_MAX_DEPTH);
-            return NULL;
+            return -1;
         }
         Frame *nf = grow_array(c->frames, c->small, &c->cap, c->depth + 1, sizeof(Frame),
                                &c->st->scratch[FC_SCRATCH_FRAMES]);
         if (nf == NULL) {
-            return NULL;
+            return -1;
         }
         c->frames = nf;
     }
-    if ((++c->ticks & 0x3FFF) == 0 &&
+    if ((c->ticks & 0x3FFF) == 0 &&
         (memo_flush_if_needed(c) < 0 || PyErr_CheckSignals() < 0)) {
-        return NULL;    /* (a signal handler is Python code) */
+        return -1;    /* (a signal handler is Python code) */
+    }
+    return 0;
+}
+
+FC_ALWAYS_INLINE Frame *
+frame_push(Copier *c, FrameKind kind, PyObject *x)
+{
+    c->ticks++;
+    if ((c->depth == c->cap || (c->ticks & 0x3FFF) == 0) && frame_push_slow(c) < 0) {
+        return NULL;
     }
     Frame *f = &c->frames[c->depth++];
     f->kind = (uint8_t)kind;
@@ -710,8 +746,8 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
     return f;
 }
 
-static void
-frame_pop(Copier *c)
+static FC_NOINLINE void
+frame_pop_any(Copier *c)
 {
     Frame f = c->frames[--c->depth];
     if (f.kind == F_REDUCE || f.kind == F_PLAIN || f.kind == F_SLOTS) {
@@ -746,6 +782,32 @@ frame_pop(Copier *c)
     Py_XDECREF(f.d);
 }
 
+/* Pop the newest frame.  A list or dict frame that is not elided (every
+ * one that finished: frame_finish clears the mark) needs no bookkeeping
+ * but a DICT_PATCH count: that common case is inline, the rest is
+ * frame_pop_any's. */
+FC_ALWAYS_INLINE void
+frame_pop(Copier *c)
+{
+    Frame *f = &c->frames[c->depth - 1];
+    if ((f->kind != F_LIST && f->kind != F_DICT) || f->elided) {
+        frame_pop_any(c);
+        return;
+    }
+    c->depth--;
+    if (f->kind == F_DICT && f->phase == DICT_PATCH) {
+        c->npatch--;
+    }
+    PyObject *x = f->x, *y = f->y, *a = f->a, *b = f->b, *fc = f->c, *d = f->d;
+    /* release after popping: a __del__ may run */
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(fc);
+    Py_XDECREF(d);
+}
+
 /* Append a new reference to a list being built, using the capacity
  * preallocated by PyList_New(n) + size 0.  Steals `v`. */
 static inline int
@@ -772,7 +834,7 @@ list_append_steal(PyObject *list, PyObject *v)
 
 /* The memo epilogue of a finished list, dict or instance frame (memoized
  * when it started, unless elided). */
-static int
+FC_ALWAYS_INLINE int
 frame_finish(Copier *c, Frame *f)
 {
     if (f->elided) {
@@ -995,7 +1057,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             break;
         }
         if (f->phase == DICT_PATCH) {
-            if (!fc_is_hot_atomic(c->st, Py_TYPE(key))) {
+            if (!copier_is_hot(c, Py_TYPE(key))) {
                 /* a key whose copy may differ: finish key by key */
                 if (dict_truncate(f->y, f->n - f->n2 - 1) < 0) {
                     return S_ERROR;
@@ -1823,8 +1885,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     /* Optimistically DICT_PATCH (see step_dict) when the memo is native and
      * atoms need no memo lookup; the first key that is not a str, int,
      * float, bool or None switches the frame to DICT_EXACT. */
-    int patch = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_atoms && c->st->hot_atomic &&
-                PyDict_GET_SIZE(x) > 0;
+    int patch = c->patch_ok && PyDict_GET_SIZE(x) > 0;
     PyObject *y = patch ? dict_patch_base(x) : PyDict_New();
     if (y == NULL) {
         return V_ERROR;
@@ -1850,7 +1911,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
                 k = NULL;
                 break;
             }
-            if (!fc_is_hot_atomic(c->st, Py_TYPE(k))) {
+            if (!copier_is_hot(c, Py_TYPE(k))) {
                 pos = at;       /* step_dict switches to DICT_EXACT on it */
                 k = NULL;
                 break;
