@@ -68,6 +68,8 @@ typedef enum {
                     slot values and their copies are Copier.sl[n2 ..
                     n2 + n), i the next one to copy */
 } FrameKind;
+/* frame_pop's inline path covers the kinds up to F_TUPLE */
+_Static_assert(F_LIST < F_TUPLE && F_DICT < F_TUPLE, "frame kinds out of order");
 
 typedef enum {
     R_ARGS,      /* copying args[i] into b (a new tuple) */
@@ -782,20 +784,25 @@ frame_pop_any(Copier *c)
     Py_XDECREF(f.d);
 }
 
-/* Pop the newest frame.  A list or dict frame that is not elided (every
- * one that finished: frame_finish clears the mark) needs no bookkeeping
- * but a DICT_PATCH count: that common case is inline, the rest is
- * frame_pop_any's. */
+/* Pop the newest frame.  A list, dict or tuple frame that finished needs
+ * no bookkeeping but a DICT_PATCH count or the tuple's `late` count (a
+ * finished list or dict frame is no longer elided: frame_finish clears
+ * the mark; a tuple's mark is not counted anywhere): that common case is
+ * inline, the rest is frame_pop_any's. */
 FC_ALWAYS_INLINE void
 frame_pop(Copier *c)
 {
     Frame *f = &c->frames[c->depth - 1];
-    if ((f->kind != F_LIST && f->kind != F_DICT) || f->elided) {
+    uint8_t kind = f->kind;
+    if (kind > F_TUPLE || (f->elided && kind != F_TUPLE)) {
         frame_pop_any(c);
         return;
     }
     c->depth--;
-    if (f->kind == F_DICT && f->phase == DICT_PATCH) {
+    if (kind == F_TUPLE) {
+        c->late--;
+    }
+    else if (kind == F_DICT && f->phase == DICT_PATCH) {
         c->npatch--;
     }
     PyObject *x = f->x, *y = f->y, *a = f->a, *b = f->b, *fc = f->c, *d = f->d;
