@@ -856,6 +856,8 @@ frame_finish(Copier *c, Frame *f)
  * the copy, and *hit says whether it came from the native memo table as it
  * stands (x is a key of it, *out its value); on V_PUSHED the frame must
  * return S_PUSHED at once (the stack may have moved). */
+static inline VisitResult visit_child_nonhot(Copier *c, PyObject *x, PyObject **out, int *hit);
+
 static inline VisitResult
 visit_child_hit(Copier *c, PyObject *x, PyObject **out, int *hit)
 {
@@ -865,6 +867,14 @@ visit_child_hit(Copier *c, PyObject *x, PyObject **out, int *hit)
         *out = Py_NewRef(x);
         return V_DONE;
     }
+    return visit_child_nonhot(c, x, out, hit);
+}
+
+/* visit_child_hit for a child whose type is known not to be one of
+ * c->hot (copier_is_atomic said no): the rest of it. */
+static inline VisitResult
+visit_child_nonhot(Copier *c, PyObject *x, PyObject **out, int *hit)
+{
     int checked = 0;
     if (c->memo_first) {
         /* the memo comes first (before 3.14); a hit needs nothing else */
@@ -1080,7 +1090,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         /* visit_child holds its own reference to value while it runs; in
          * DICT_PATCH, y (a copy of x) holds one more until patched */
         c->elide_extra = f->phase == DICT_PATCH;
-        VisitResult v = visit_child(c, value, &r);
+        int hit = 0;
+        /* in DICT_PATCH, copier_is_atomic just said no: not a hot type */
+        VisitResult v = f->phase == DICT_PATCH ? visit_child_nonhot(c, value, &r, &hit)
+                                               : visit_child(c, value, &r);
         c->elide_extra = 0;
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
@@ -1957,7 +1970,8 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
         f->a = Py_NewRef(k);
         PyObject *r;
         c->elide_extra = 1;    /* y holds the value too, until patched */
-        VisitResult vr = visit_child(c, v, &r);
+        int hit = 0;           /* (v is not atomic: the scan stopped on it) */
+        VisitResult vr = visit_child_nonhot(c, v, &r, &hit);
         c->elide_extra = 0;
         if (vr != V_DONE) {
             return vr;
