@@ -131,6 +131,8 @@ typedef struct {
     int memo_first;          /* native memo consulted before anything else
                                 (mode == MEMO_NATIVE, before 3.14) */
     int patch_ok;            /* dicts may start in DICT_PATCH (visit_dict) */
+    uint8_t stale;           /* STALE_*: what the next visit() must do
+                                first (copier_wake) */
     PyObject *memo;          /* strong; MEMO_DICT / MEMO_MAPPING */
     PyObject *memo_id;       /* strong; id(memo) as an int */
     Frame *frames;           /* == small, or heap */
@@ -200,6 +202,9 @@ typedef struct {
  * dict (every lookup is Python code) nor on free-threaded builds (there is
  * none before 3.13). */
 enum { GC_UNMANAGED = 0, GC_RELEASED = 1, GC_HELD = 2, GC_HELD_WAS_OFF = 3 };
+/* Copier.stale: hold the collector off again (it was released for Python
+ * code, or not held yet); bring the tables up to date (copier_resync). */
+enum { STALE_GC = 1, STALE_TABLES = 2 };
 
 static inline void
 gc_hold(Copier *c)
@@ -240,6 +245,8 @@ enum { PLAIN_DICT = 0, PLAIN_INLINE = 1, PLAIN_STATE = 2 };
 /* ------------------------------------------------------------------ */
 /* memo operations (stdlib spelling in the comments)                  */
 
+static inline void copier_mark_stale(Copier *c);
+
 static inline void
 copier_update_fast_atoms(Copier *c)
 {
@@ -255,6 +262,9 @@ copier_update_fast_atoms(Copier *c)
     c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
     c->memo_first = c->mode == MEMO_NATIVE && !c->st->atomic_first;
     c->patch_ok = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_hot;
+    if (c->stale & STALE_TABLES) {
+        copier_mark_stale(c);   /* (defined below) until copier_resync */
+    }
 #ifdef Py_GIL_DISABLED
     c->elide = 0;    /* reference counts are not a sound test there */
 #else
@@ -286,6 +296,49 @@ copier_is_atomic(const Copier *c, PyTypeObject *tp)
         return 0;
     }
     return fc_is_deep_atomic(c->st, tp);   /* hot[] empty, or another atom */
+}
+
+/* Python code may run next (memo_flush_if_needed): it may change the
+ * dispatch tables (copy._deepcopy_dispatch, copyreg.dispatch_table),
+ * and the stdlib honours the change from the next object on.  The hot
+ * types are cleared, so that the next child goes through visit(), which
+ * resyncs first (copier_wake); step_dict's DICT_PATCH loop, the one fast
+ * path outside visit() that survives a flush, checks STALE_TABLES itself
+ * after each child it copied. */
+static inline void
+copier_mark_stale(Copier *c)
+{
+    c->stale |= STALE_TABLES;
+    c->hot[0] = c->hot[1] = c->hot[2] = c->hot[3] = c->hot[4] = NULL;
+}
+
+/* After Python code: the module state brought up to date with the
+ * dispatch tables (fc_state_sync: O(1) when nothing changed), and the
+ * fast-path fields recomputed from it.  0 or -1. */
+static int
+copier_resync(Copier *c)
+{
+    c->stale &= (uint8_t)~STALE_TABLES;
+    if (fc_state_sync(c->st) < 0) {
+        return -1;
+    }
+    copier_update_fast_atoms(c);
+    return 0;
+}
+
+/* visit()'s first step when c->stale is set: the tables brought up to
+ * date, then the collector held off.  0 or -1. */
+static FC_NOINLINE int
+copier_wake(Copier *c)
+{
+    if ((c->stale & STALE_TABLES) && copier_resync(c) < 0) {
+        return -1;
+    }
+    if (c->stale & STALE_GC) {
+        c->stale &= (uint8_t)~STALE_GC;
+        gc_hold(c);
+    }
+    return 0;
 }
 
 /* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
@@ -368,7 +421,7 @@ memo_put(Copier *c, PyObject *x, PyObject *y)
     return rc;
 }
 
-static inline int memo_flush_if_needed(Copier *c);
+static int memo_flush_if_needed(Copier *c);
 
 /* try:  memo[id(memo)].append(x)
  * except KeyError:  memo[id(memo)] = [x]          (copy._keep_alive) */
@@ -596,7 +649,8 @@ memo_flush(Copier *c)
     return 0;
 }
 
-static inline int
+/* (out of line: called on the rare paths before Python code) */
+static FC_NOINLINE int
 memo_flush_if_needed(Copier *c)
 {
     int rc = 0;
@@ -604,6 +658,10 @@ memo_flush_if_needed(Copier *c)
         rc = memo_flush(c);
     }
     gc_release(c);       /* ready: Python code may run next */
+    copier_mark_stale(c);
+    if (c->gc == GC_RELEASED) {
+        c->stale |= STALE_GC;
+    }
     return rc;
 }
 
@@ -1074,6 +1132,13 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             break;
         }
         if (f->phase == DICT_PATCH) {
+            /* After Python code the hot types are cleared until the
+             * tables are checked again (copier_mark_stale): check them
+             * here, rather than give up DICT_PATCH. */
+            if (!copier_is_hot(c, Py_TYPE(key)) && (c->stale & STALE_TABLES) &&
+                copier_resync(c) < 0) {
+                return S_ERROR;
+            }
             if (!copier_is_hot(c, Py_TYPE(key))) {
                 /* a key whose copy may differ: finish key by key */
                 if (dict_truncate(f->y, f->n - f->n2 - 1) < 0) {
@@ -1763,7 +1828,7 @@ step(Copier *c, PyObject *incoming, PyObject **out)
 
 /* The end of a visit that produced its copy at once: deepcopy's epilogue
  * (memo_finish), then *out = y.  Steals y (a new reference or NULL). */
-static VisitResult
+FC_ALWAYS_INLINE VisitResult
 visit_finished(Copier *c, PyObject *x, PyObject *y, int stored, PyObject **out)
 {
     if (y == NULL || memo_finish(c, x, y, stored) < 0) {
@@ -1774,7 +1839,7 @@ visit_finished(Copier *c, PyObject *x, PyObject *y, int stored, PyObject **out)
     return V_DONE;
 }
 
-static VisitResult
+FC_ALWAYS_INLINE VisitResult
 visit_finished_elided(Copier *c, PyObject *x, PyObject *y, PyObject **out)
 {
     if (memo_finish_elided(c, x, y) < 0) {
@@ -2304,7 +2369,9 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     PyTypeObject *tp = Py_TYPE(x);
     PyObject *y;
 
-    gc_hold(c);
+    if (c->stale && copier_wake(c) < 0) {    /* the collector, the tables */
+        return V_ERROR;
+    }
 #if FC_GC_HOLD
     c->visits++;
 #endif
@@ -2543,6 +2610,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.flush_from = 0;
     c.ninline = 0;
     c.elide_extra = 0;
+    c.stale = 0;      /* set below, once c.gc is known */
     c.gc = FC_GC_HOLD ? GC_RELEASED : GC_UNMANAGED;
     c.visits = 0;
     c.sl = c.sl_small;
@@ -2567,6 +2635,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
         }
     }
     copier_update_fast_atoms(&c);
+    c.stale = c.gc == GC_RELEASED ? STALE_GC : 0;    /* the first visit holds it */
 
     PyObject *result = NULL;
     if (Py_EnterRecursiveCall(" in deepcopy") == 0) {
