@@ -303,8 +303,8 @@ copier_is_atomic(const Copier *c, PyTypeObject *tp)
  * and the stdlib honours the change from the next object on.  The hot
  * types are cleared, so that the next child goes through visit(), which
  * resyncs first (copier_wake); step_dict's DICT_PATCH loop, the one fast
- * path outside visit() that survives a flush, checks STALE_TABLES itself
- * after each child it copied. */
+ * path outside visit() that survives a flush, resyncs when its key test
+ * fails on a stale Copier (the cleared hot types make it fail). */
 static inline void
 copier_mark_stale(Copier *c)
 {
