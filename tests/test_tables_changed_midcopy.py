@@ -96,9 +96,9 @@ def _register_reducer() -> None:
     copyreg.pickle(Item, _reduce_item)
 
 
-def _remove_int() -> None:
+def _register_int_then_undo() -> None:
     DISPATCH[int] = _plus_1000
-    # the next change (below) puts the stdlib's atomic copier back
+    # and the stdlib's atomic copier put back: ints are atoms again
     DISPATCH[int] = copy._deepcopy_atomic  # type: ignore[attr-defined]
 
 
@@ -110,7 +110,7 @@ ACTIONS: dict[str, Callable[[], None]] = {
     "int_copier_registered": _register_int,
     "list_copier_registered": _register_list,
     "copyreg_reducer_registered": _register_reducer,
-    "int_copier_registered_and_undone": _remove_int,
+    "int_copier_registered_and_undone": _register_int_then_undo,
     "class_gets_a_deepcopy_hook": _class_gets_hook,
 }
 
