@@ -919,9 +919,7 @@ static inline VisitResult visit_child_nonhot(Copier *c, PyObject *x, PyObject **
 static inline VisitResult
 visit_child_hit(Copier *c, PyObject *x, PyObject **out, int *hit)
 {
-    PyTypeObject *tp = Py_TYPE(x);
-    if (tp == c->hot[0] || tp == c->hot[1] || tp == c->hot[2] || tp == c->hot[3] ||
-        tp == c->hot[4]) {           /* c->fast_hot && fc_is_hot_type(tp) */
+    if (copier_is_hot(c, Py_TYPE(x))) {   /* c->fast_hot && fc_is_hot_type */
         *out = Py_NewRef(x);
         return V_DONE;
     }
@@ -957,11 +955,11 @@ visit_child(Copier *c, PyObject *x, PyObject **out)
     return visit_child_hit(c, x, out, &hit);
 }
 
-/* visit_child(list[i]) for a list other threads may change.  Free-threaded
- * builds: the item is fetched as a strong reference; if the list shrank
- * since the caller's size check, *out is NULL with V_DONE (nothing to
- * append; the caller's loop then sees the new size, as `for a in x`
- * would).  GIL builds: the item is borrowed, as it always was. */
+/* visit_child(list[i]) for a list other threads may change (free-threaded
+ * builds; step_list reads items borrowed on GIL builds): the item is
+ * fetched as a strong reference; if the list shrank since the caller's
+ * size check, *out is NULL with V_DONE (nothing to append; the caller's
+ * loop then sees the new size, as `for a in x` would). */
 #ifdef Py_GIL_DISABLED
 static inline VisitResult
 visit_list_item(Copier *c, PyObject *list, Py_ssize_t i, PyObject **out)
@@ -976,8 +974,6 @@ visit_list_item(Copier *c, PyObject *list, Py_ssize_t i, PyObject **out)
     Py_DECREF(x);
     return v;
 }
-#else
-#define visit_list_item(c, list, i, out) visit_child((c), PyList_GET_ITEM((list), (i)), (out))
 #endif
 
 static StepResult
