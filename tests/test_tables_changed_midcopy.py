@@ -198,3 +198,27 @@ def test_next_call_after_a_change_is_unaffected_by_the_old_tables() -> None:
     finally:
         _restore()
     assert impl.deepcopy([1, {"a": 2}]) == [1, {"a": 2}]
+
+
+def _raising_copier(x: Any, memo: Any) -> Any:
+    raise ValueError(f"no copy of {x!r}")
+
+
+def _register_raising() -> None:
+    DISPATCH[int] = _raising_copier
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_copier_registered_midcopy_that_raises(shape: str) -> None:
+    """A copier registered from a hook that fails: the first object it is
+    asked for raises the stdlib's exception, type and message."""
+    outcomes = []
+    for deepcopy in (copy.deepcopy, impl.deepcopy):
+        x = SHAPES[shape](Acts(_register_raising))
+        try:
+            with pytest.raises(ValueError) as info:
+                deepcopy(x)
+        finally:
+            _restore()
+        outcomes.append(str(info.value))
+    assert outcomes[1] == outcomes[0]
