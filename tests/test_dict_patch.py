@@ -205,3 +205,95 @@ def test_split_dict_cut_back_when_a_hook_sees_the_memo():
         assert list(g) == list(w)
         assert g["hook"].seen == w["hook"].seen
         assert g == {"first": [1], "hook": g["hook"], "last": [2]}
+
+
+# ---------------------------------------------------------------------------
+# Runs of memo hits: after a value found in the memo, the entries that follow
+# are patched straight from x's table into y's (step_dict's dict_patch_run)
+# until one needs more than a memo lookup.  Each case below is compared with
+# the stdlib's copy, sharing included.
+
+
+def sharing(d):
+    """For each value of d, in order, the position of the first value that
+    is the same object: equal lists for two dicts means equal sharing."""
+    first = {}
+    return [first.setdefault(id(v), n) for n, v in enumerate(d.values())]
+
+
+def check_shared(x):
+    want = copy.deepcopy(x)
+    got = check(x)
+    assert sharing(got) == sharing(want)
+    originals = {id(v) for v in x.values()}
+    for v in got.values():
+        if isinstance(v, list):
+            assert id(v) not in originals
+    return got, want
+
+
+def general_key(i):
+    # int, float, bool and None keys make a general (non-unicode) table
+    return (i, i + 0.5, None if i == 0 else i)[i % 3] if i > 1 else bool(i)
+
+
+@pytest.mark.parametrize("keyf", [lambda i: f"k{i}", general_key], ids=["str", "general"])
+def test_runs_of_memo_hits_mixed_with_atoms_and_misses(keyf):
+    pool = [[i, f"s{i}"] for i in range(30)]
+    x = {}
+    for i in range(400):
+        if i % 37 == 36:
+            x[keyf(i)] = [i, [i]]          # a container seen once: a miss mid-run
+        elif i % 5 == 4:
+            x[keyf(i)] = i                 # an atom: y already holds it
+        else:
+            x[keyf(i)] = pool[(i * 7) % 30]  # the first 30 or so miss, then hits
+    got, _ = check_shared(x)
+    assert got[keyf(0)] is got[keyf(30)]          # pool[0] both times
+
+
+@pytest.mark.parametrize("key", [("t", 1), frozenset({1}), b"bytes"], ids=["tuple", "frozenset", "bytes"])
+def test_run_of_hits_stops_at_a_key_to_copy(key):
+    pool = [[i] for i in range(5)]
+    x = {f"k{i}": pool[i % 5] for i in range(20)}
+    x[key] = pool[0]                       # not a hot key: the copy goes on key by key
+    for i in range(20, 40):
+        x[f"k{i}"] = pool[i % 5]
+    got, want = check_shared(x)
+    assert list(got) == list(want)
+
+
+def test_run_of_hits_over_a_table_with_deleted_entries():
+    pool = [[i] for i in range(4)]
+    x = {f"k{i}": pool[i % 4] for i in range(60)}
+    for i in range(5, 60, 6):
+        del x[f"k{i}"]
+    x["late"] = pool[1]
+    check_shared(x)
+
+
+def test_run_of_hits_then_the_dict_itself():
+    pool = [[i] for i in range(3)]
+    x = {f"k{i}": pool[i % 3] for i in range(12)}
+    x["self"] = x                          # a hit on the dict being copied
+    x["after"] = pool[2]
+    want = copy.deepcopy(x)
+    got = fastcopy.deepcopy(x)
+    assert list(got) == list(want)
+    assert got["self"] is got and want["self"] is want
+    assert sharing(got) == sharing(want)
+    assert all(got[k] == want[k] and got[k] is not x[k] for k in x if k != "self")
+
+
+def test_run_of_hits_in_every_value_of_nested_dicts():
+    pool = [[i] for i in range(8)]
+    rows = [{f"c{j}": pool[(i + j) % 8] for j in range(6)} for i in range(50)]
+    want = copy.deepcopy(rows)
+    got = fastcopy.deepcopy(rows)
+    assert got == want
+    flat = [v for r in got for v in r.values()]
+    flat_want = [v for r in want for v in r.values()]
+    first_got, first_want = {}, {}
+    assert [first_got.setdefault(id(v), n) for n, v in enumerate(flat)] == \
+           [first_want.setdefault(id(v), n) for n, v in enumerate(flat_want)]
+    assert len(first_got) == 8

@@ -444,6 +444,63 @@ fc_dict_value_slot(char *entries, int kind, Py_ssize_t e, PyObject *key)
     return g->me_key == key ? &g->me_value : NULL;
 }
 
+/* The entries of dict d's combined table as an array of pointers (the
+ * engine's DICT_PATCH, deepcopy.c): key i at (*ks)[i * stride], its value
+ * right after it, for i < n (deleted entries have a NULL value); 1, or 0
+ * for a table it cannot read (split, or another kind).  With
+ * stride 2 (the unicode keys kind) every key is an exact str: CPython
+ * keeps the kind so (insertdict turns the table into a general one before
+ * it stores any other key, str subclasses included), so a caller that
+ * needs "every key is an exact str" need not read each key's type. */
+static inline int
+fc_dict_view(PyObject *d, PyObject ***ks, Py_ssize_t *stride, Py_ssize_t *n)
+{
+    PyDictObject *mp = (PyDictObject *)d;
+    FcDictKeys *dk = (FcDictKeys *)mp->ma_keys;
+    if (mp->ma_values != NULL || dk->dk_kind > 1) {
+        return 0;
+    }
+    /* &entries[0].me_key: the key is the first field of a unicode entry,
+     * the second (after the hash) of a general one */
+    *ks = (PyObject **)FC_DK_ENTRIES(dk) + (dk->dk_kind == 1 ? 0 : 1);
+    *stride = dk->dk_kind == 1 ? 2 : 3;
+    *n = dk->dk_nentries;
+    return 1;
+}
+
+/* The engine's DICT_PATCH run (deepcopy.c, dict_patch_run): the key and
+ * value slots of entry i of x and of y, a copy of x that nobody else has
+ * seen, read side by side: key i at xs[i * stride], its value at
+ * xs[i * stride + 1] (likewise ys), for i < n.  1 when both tables are
+ * combined and of one keys kind (0 general: {hash, key, value} entries,
+ * 1 unicode: {key, value}); 0 otherwise, and the caller takes the entry
+ * by entry path.  The caller still checks, per entry, that y's key and
+ * value are x's before writing y's value slot (the same guard as
+ * fc_dict_replace_at). */
+typedef struct {
+    PyObject **xs, **ys;
+    Py_ssize_t n;
+    Py_ssize_t stride;
+} FcDictPair;
+
+_Static_assert(sizeof(FcDictEntry) == 3 * sizeof(PyObject *) &&
+                   sizeof(FcDictUnicodeEntry) == 2 * sizeof(PyObject *),
+               "dict entries are read as arrays of pointers (fc_dict_view)");
+
+static inline int
+fc_dict_pair(PyObject *x, PyObject *y, FcDictPair *p)
+{
+    Py_ssize_t ystride, yn;
+    if (!fc_dict_view(x, &p->xs, &p->stride, &p->n) || !fc_dict_view(y, &p->ys, &ystride, &yn) ||
+        ystride != p->stride) {
+        return 0;
+    }
+    if (yn < p->n) {
+        p->n = yn;
+    }
+    return 1;
+}
+
 /* The engine's DICT_PATCH (deepcopy.c): y = PyDict_Copy(x), then the value
  * of x's entry e (the position PyDict_Next reported, minus one) is replaced
  * by its copy.  When y's table is combined and entry e of it holds `key`

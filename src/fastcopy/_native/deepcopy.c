@@ -1098,6 +1098,75 @@ dict_patch(PyObject *y, Py_ssize_t e, PyObject *key, PyObject *value, PyObject *
     return rc;
 }
 
+/* DICT_PATCH's common case, run over the two tables at once: from x's
+ * entry f->i on, each entry whose key is a hot type and whose value is
+ * atomic (y already holds it) or a memo hit (y's slot gets the copy) is
+ * done here, with what the general loop of step_dict would do for it and
+ * nothing else.  No Python code runs meanwhile (a memo lookup and a
+ * reference swap), so x and y do not change and the dict iterator's
+ * checks (size, count) are made once per run; the memo comes before
+ * anything else (memo_first), as in visit_child_nonhot; the old value
+ * released is x's too, so no destructor runs; y is tracked as dict_patch
+ * would track it.  The run stops on the first other entry:
+ *   1  a hot key whose value is not atomic and not in the memo: *key and
+ *      *value are that entry's (borrowed, x's), f->i and f->n2 are past
+ *      it, as FC_DICT_NEXT would leave them, and the memo lookup is done;
+ *   0  anything else (a key to copy, the end, a change the general loop
+ *      must raise on, a table it cannot read): f->i is on that entry and
+ *      the general loop takes it.
+ * GIL builds with the dict layout known (FC_HAS_DICT_SLOTS) only. */
+#if FC_HAS_DICT_SLOTS
+static inline int
+dict_patch_run(Copier *c, Frame *f, PyObject **key, PyObject **value)
+{
+    FcDictPair p;
+    if (!c->memo_first || PyDict_GET_SIZE(f->x) != f->n || f->i < 0 ||
+        !fc_dict_pair(f->x, f->y, &p)) {
+        return 0;
+    }
+    Py_ssize_t i = f->i, left = f->n2;
+    int missed = 0;
+    /* copier_is_hot(c, &PyUnicode_Type), and every key an exact str */
+    int str_keys = p.stride == 2 && c->hot[1] == &PyUnicode_Type;
+    for (; i < p.n; i++) {
+        PyObject **xe = p.xs + i * p.stride;
+        PyObject *v = xe[1];
+        if (v == NULL) {
+            continue;               /* a deleted entry: the iterator skips it */
+        }
+        if (left == 0 || (!str_keys && !copier_is_hot(c, Py_TYPE(xe[0])))) {
+            break;
+        }
+        if (!copier_is_atomic(c, Py_TYPE(v))) {
+            PyObject **ye = p.ys + i * p.stride;
+            if (ye[0] != xe[0] || ye[1] != v) {
+                break;
+            }
+            PyObject *r = memo_lookup(&c->table, v);
+            if (r == NULL) {
+                *key = xe[0];
+                *value = v;
+                missed = 1;
+                i++;
+                left--;
+                break;
+            }
+            ye[1] = Py_NewRef(r);
+            Py_DECREF(v);
+            if (!PyObject_GC_IsTracked(f->y) && PyObject_GC_IsTracked(r)) {
+                PyObject_GC_Track(f->y);
+            }
+        }
+        left--;
+    }
+    f->i = i;
+    f->n2 = left;
+    return missed;
+}
+#else
+#define dict_patch_run(c, f, key, value) ((void)(c), (void)(f), (void)(key), (void)(value), 0)
+#endif
+
 static StepResult
 step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -1106,6 +1175,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
      * (the value is evaluated first, then the key) */
     Frame *f = &c->frames[fi];
     PyObject *r, *orig = NULL;   /* orig: see dict_patch */
+    /* DICT_PATCH: the last value was a memo hit, so more may follow: the
+     * next entries go through dict_patch_run (which costs a little more
+     * than the loop below on an entry it cannot finish) */
+    int run = 0;
     if (incoming != NULL) {
         if (f->phase == DICT_PATCH) {
             r = incoming;
@@ -1120,6 +1193,10 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     }
     for (;;) {
         PyObject *key, *value;
+        int checked = run && f->n2 > 0 && dict_patch_run(c, f, &key, &value);
+        if (checked) {
+            goto visit_value;       /* a hot key, a value to copy, not in the memo */
+        }
         int more = FC_DICT_NEXT(f->x, &f->i, f->n, &f->n2, &key, &value, &f->d, &f->c);
         if (more <= 0) {
             if (more < 0) {
@@ -1147,14 +1224,27 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
                 continue;             /* y already holds it */
             }
         }
+    visit_value:
         f->a = Py_NewRef(key);
         /* visit_child holds its own reference to value while it runs; in
          * DICT_PATCH, y (a copy of x) holds one more until patched */
         c->elide_extra = f->phase == DICT_PATCH;
-        int hit = 0;
-        /* in DICT_PATCH, copier_is_atomic just said no: not a hot type */
-        VisitResult v = f->phase == DICT_PATCH ? visit_child_nonhot(c, value, &r, &hit)
-                                               : visit_child(c, value, &r);
+        VisitResult v;
+        if (f->phase != DICT_PATCH) {
+            v = visit_child(c, value, &r);
+        }
+        else if (checked) {
+            /* visit_child_nonhot's miss: dict_patch_run looked it up */
+            Py_INCREF(value);
+            v = visit(c, value, &r, 1);
+            Py_DECREF(value);
+        }
+        else {
+            int hit = 0;
+            /* copier_is_atomic just said no: not a hot type */
+            v = visit_child_nonhot(c, value, &r, &hit);
+            run = hit;
+        }
         c->elide_extra = 0;
         if (v != V_DONE) {
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
@@ -1985,7 +2075,39 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
      * finished at once. */
     Py_ssize_t pos = 0, left = n;
     PyObject *k = NULL, *v = NULL;    /* borrowed: the item the scan stopped on */
-    if (patch) {
+    int scanned = 0;
+#if FC_HAS_DICT_SLOTS
+    /* the same scan read from x's table directly (fc_dict_next_fast's
+     * checks, made once for the whole table rather than once per item:
+     * half the cost of copying a large dict of atoms) */
+    PyObject **ks;
+    Py_ssize_t stride, nent;
+    if (patch && fc_dict_view(x, &ks, &stride, &nent)) {
+        /* copier_is_hot(c, &PyUnicode_Type), and every key an exact str
+         * (a unicode keys table, see fc_dict_view) */
+        int str_keys = stride == 2 && c->hot[1] == &PyUnicode_Type;
+        Py_ssize_t e = 0;
+        for (; e < nent; e++) {
+            PyObject **kv = ks + e * stride;
+            if (kv[1] == NULL) {
+                continue;                   /* a deleted entry */
+            }
+            if (!str_keys && !copier_is_hot(c, Py_TYPE(kv[0]))) {
+                break;                      /* step_dict switches to DICT_EXACT on it */
+            }
+            if (!copier_is_atomic(c, Py_TYPE(kv[1]))) {
+                k = kv[0];                  /* a value to copy: done below */
+                v = kv[1];
+                e++;
+                break;
+            }
+            left--;
+        }
+        pos = e;
+        scanned = 1;
+    }
+#endif
+    if (patch && !scanned) {
         for (;;) {
             Py_ssize_t at = pos;
             if (!fc_dict_next_fast(x, &pos, &k, &v)) {
