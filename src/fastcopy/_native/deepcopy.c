@@ -874,7 +874,7 @@ frame_pop(Copier *c)
 }
 
 /* Append a new reference to a list being built, using the capacity
- * preallocated by PyList_New(n) + size 0.  Steals `v`. */
+ * preallocated by fc_list_new_capacity(n).  Steals `v`. */
 static inline int
 list_append_steal(PyObject *list, PyObject *v)
 {
@@ -1968,11 +1968,10 @@ static VisitResult
 visit_list(Copier *c, PyObject *x, PyObject **out)
 {
     Py_ssize_t n = PyList_GET_SIZE(x);
-    PyObject *y = PyList_New(n);      /* capacity n, filled by appends */
+    PyObject *y = fc_list_new_capacity(n);     /* filled by appends */
     if (y == NULL) {
         return V_ERROR;
     }
-    Py_SET_SIZE(y, 0);
     int elide = can_elide(c, x);
     if (!elide && memo_put(c, x, y) < 0) {      /* memo[id(x)] = y */
         Py_DECREF(y);
@@ -1985,7 +1984,7 @@ visit_list(Copier *c, PyObject *x, PyObject **out)
      * again first: before 3.12 an allocation may run the garbage collector
      * right there, and with it Python code (a finalizer, a gc.callbacks
      * entry, a switch to another thread) that changes x; reading the n
-     * items x had before PyList_New read freed memory once x shrank.  y
+     * items x had before the allocation read freed memory once x shrank.  y
      * holds at most n here; a longer x goes on in step_list, which appends
      * as the stdlib's loop does. */
     Py_ssize_t i = 0, now = PyList_GET_SIZE(x);
