@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 
 import pytest
 
@@ -198,6 +199,33 @@ def test_run_quick_json_table_markdown(tmp_path):
     # pyperf's own tools read it
     ok(subprocess.run([sys.executable, "-m", "pyperf", "show", "res.json"], cwd=tmp_path,
                       capture_output=True, text=True))
+
+
+def test_run_rounds_interleave_and_pool(tmp_path):
+    impls = ["stdlib", "fastcopy"]
+    r = bench("run", "--quick", "--rounds", "3", "-w", "deepcopy_memo", "deepcopy_reduce", "-i", *impls,
+              "-o", "res.json", "--plain", "--min-time", "0.002", "--values", "2", cwd=tmp_path)
+    out = ok(r)
+    suite = pyperf.BenchmarkSuite.load(str(tmp_path / "res.json"))
+    benches = suite.get_benchmarks()
+    # pooled under the plain names: one benchmark per workload x implementation
+    assert sorted(b.get_name() for b in benches) == sorted(
+        f"{w}/{i}" for w in ("deepcopy_memo", "deepcopy_reduce") for i in impls)
+    timed = {}
+    for b in benches:
+        # one timed worker process per round (--quick); pyperf adds a
+        # calibration run (warm-ups only) before it in each round
+        timed[b.get_name()] = [run for run in b.get_runs() if run.values]
+        assert len(timed[b.get_name()]) == 3
+        assert b.get_nvalue() == 6
+        assert "3 rounds" in b.get_metadata()["fastcopy_bench_mode"]
+    # interleaved: every benchmark's timed run k came before any benchmark's run k+1
+    ends = [[datetime.fromisoformat(run.get_metadata()["date"]) for run in runs] for runs in timed.values()]
+    for k in range(2):
+        assert max(d[k] for d in ends) < min(d[k + 1] for d in ends)
+    assert "deepcopy_memo" in out and "#" not in "".join(b.get_name() for b in benches)
+    bad = bench("run", "--quick", "--rounds", "0", "-w", "deepcopy_memo", cwd=tmp_path)
+    assert bad.returncode == 2 and "--rounds" in bad.stderr
 
 
 def test_run_user_module_pickle_and_glob(tmp_path):

@@ -62,11 +62,39 @@ def own_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="CI mode: 1 worker process x 3 values per benchmark, 10 ms minimum per value "
                         "(default: 2 processes x 3 values, 25 ms; pyperf's --rigorous for a careful run)")
+    p.add_argument("--rounds", type=_positive, default=1, metavar="N",
+                   help="run the whole selection N times, each workload's implementations back to back in "
+                        "every round, and pool each benchmark's values over the rounds: a machine that "
+                        "slows down or speeds up during the run then weighs on every implementation alike "
+                        "(pyperf's --processes is per round; default: 1)")
     p.add_argument("--no-verify", action="store_true", help="skip the check of every copy against copy.deepcopy")
     p.add_argument("--plain", action="store_true", help="plain-text table even if rich is installed")
     p.add_argument("--list", action="store_true", help="list workloads and implementations and exit")
     p.add_argument("--mode-label", help=argparse.SUPPRESS)  # manager -> workers
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
+def _pool(name: str, benches: list[Any]) -> Any:
+    """One pyperf Benchmark named ``name`` holding the runs of ``benches``
+    (the same benchmark timed in several rounds)."""
+    import pyperf
+
+    if len(benches) == 1:
+        return benches[0]
+    runs = [pyperf.Run(run.values, warmups=run.warmups or None,
+                       metadata={**run.get_metadata(), "name": name}, collect_metadata=False)
+            for b in benches for run in b.get_runs()]
+    return pyperf.Benchmark(runs)
 
 
 def _forward(own: argparse.Namespace):
@@ -75,7 +103,7 @@ def _forward(own: argparse.Namespace):
     def add(cmd: list[str], _args: Any) -> None:
         cmd += I.driver_args(own)
         cmd += ["--workload", *own._workloads, "--impl", *own._impls, "--no-verify",
-                "--mode-label", own.mode_label]
+                "--rounds", str(own.rounds), "--mode-label", own.mode_label]
 
     return add
 
@@ -229,6 +257,8 @@ def main(argv: list[str]) -> int:
     runner.metadata["fastcopy_version"] = fastcopy.__version__
     if not worker:
         own.mode_label = f"{mode} ({' '.join(a for a in rest if a != '--quiet')})"
+        if own.rounds > 1:
+            own.mode_label += f", {own.rounds} rounds"
     runner.metadata["fastcopy_bench_mode"] = own.mode_label or mode
 
     jobs = [(w, i) for w in workloads for i in impls]
@@ -257,26 +287,34 @@ def main(argv: list[str]) -> int:
             print("verified: every implementation's copy matches copy.deepcopy's on every selected workload",
                   file=sys.stderr, flush=True)
 
-    progress = None if worker else _Progress(len(jobs))
-    benches = []
+    # Workers run this same loop and pick their task by its index, so the
+    # rounds are part of the loop on both sides; a round's benchmarks are
+    # named <workload>/<implementation>#<round> (pyperf wants one name per
+    # task) and pooled under <workload>/<implementation> at the end.
+    progress = None if worker else _Progress(len(jobs) * own.rounds)
+    timed: dict[str, list[Any]] = {bench_name(w.name, i): [] for w, i in jobs}
     try:
-        for w, i in jobs:
-            if progress:
-                progress.start(bench_name(w.name, i))
-            b = runner.bench_time_func(
-                bench_name(w.name, i), _time_func, w.name, i,
-                metadata={"workload": w.name, "implementation": i,
-                          "copies_per_loop": 60 if w.batch else 1, "workload_source": w.source},
-            )
-            if b is not None:
-                benches.append(b)
-            if progress:
-                progress.step()
+        for r in range(own.rounds):
+            for w, i in jobs:
+                name = bench_name(w.name, i)
+                task = name if own.rounds == 1 else f"{name}#{r + 1}"
+                if progress:
+                    progress.start(task)
+                b = runner.bench_time_func(
+                    task, _time_func, w.name, i,
+                    metadata={"workload": w.name, "implementation": i,
+                              "copies_per_loop": 60 if w.batch else 1, "workload_source": w.source},
+                )
+                if b is not None:
+                    timed[name].append(b)
+                if progress:
+                    progress.step()
     finally:
         if progress:
             progress.close()
     if worker:
         return 0
+    benches = [_pool(name, bs) for name, bs in timed.items() if bs]
     suite = pyperf.BenchmarkSuite(benches)
     suite.dump(own.output, replace=True)
     print(f"results: {own.output} ({len(benches)} benchmarks, pyperf JSON; "
