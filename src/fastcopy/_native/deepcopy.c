@@ -1126,6 +1126,7 @@ dict_patch_run(Copier *c, Frame *f, PyObject **key, PyObject **value)
     }
     Py_ssize_t i = f->i, left = f->n2;
     int missed = 0;
+    int untracked = !PyObject_GC_IsTracked(f->y);   /* nothing else tracks it meanwhile */
     /* copier_is_hot(c, &PyUnicode_Type), and every key an exact str */
     int str_keys = p.stride == 2 && c->hot[1] == &PyUnicode_Type;
     for (; i < p.n; i++) {
@@ -1153,8 +1154,9 @@ dict_patch_run(Copier *c, Frame *f, PyObject **key, PyObject **value)
             }
             ye[1] = Py_NewRef(r);
             Py_DECREF(v);
-            if (!PyObject_GC_IsTracked(f->y) && PyObject_GC_IsTracked(r)) {
+            if (untracked && PyObject_GC_IsTracked(r)) {
                 PyObject_GC_Track(f->y);
+                untracked = 0;
             }
         }
         left--;
