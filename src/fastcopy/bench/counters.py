@@ -49,6 +49,8 @@ import tempfile
 import time
 from typing import Any
 
+from .results import positive_int
+
 PERF_EVENTS = ("instructions", "branches", "branch-misses", "cache-references", "cache-misses")
 # metric, label, kind ("count" or "rate"); lower is better for all
 METRICS = (
@@ -213,16 +215,6 @@ def comparison_lines(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return n
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workload", nargs="+", metavar="NAME|GLOB",
                    help="workloads (default: the three bm_deepcopy ones)")
@@ -232,7 +224,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidate", default="fastcopy", help="compared implementation (default: fastcopy)")
     p.add_argument("--source", choices=("auto", "perf", "valgrind"), default="auto",
                    help="perf stat where hardware events work, else valgrind cachegrind (default: auto)")
-    p.add_argument("-n", "--loops", type=_positive_int, metavar="N",
+    p.add_argument("-n", "--loops", type=positive_int, metavar="N",
                    help="loops in the short run (the long one has 3N; default: calibrated per workload)")
     p.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=2,
                    help="run the N and 3N runs in parallel (2, default) or one after the other (1)")

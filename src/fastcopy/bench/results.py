@@ -22,6 +22,19 @@ ORDER = ("stdlib", "fastcopy", "fastcopy-dispatch", "fastcopy-patch", "template"
 FLOOR = "floor"
 
 
+def positive_int(text: str) -> int:
+    """argparse type of the count options (``run --rounds``, ``counters -n``)."""
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return n
+
+
 def bench_name(workload: str, impl: str) -> str:
     return f"{workload}{SEP}{impl}"
 

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from . import impls as I
-from .results import bench_name, markdown, need_pyperf, print_table, table_of
+from .results import bench_name, markdown, need_pyperf, positive_int, print_table, table_of
 from .workloads import Workload, WorkloadError, build_registry, select
 
 DEFAULT_OUTPUT = "bench-results.json"
@@ -62,7 +62,7 @@ def own_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="CI mode: 1 worker process x 3 values per benchmark, 10 ms minimum per value "
                         "(default: 2 processes x 3 values, 25 ms; pyperf's --rigorous for a careful run)")
-    p.add_argument("--rounds", type=_positive, default=1, metavar="N",
+    p.add_argument("--rounds", type=positive_int, default=1, metavar="N",
                    help="run the whole selection N times, each workload's implementations back to back in "
                         "every round, and pool each benchmark's values over the rounds: a machine that "
                         "slows down or speeds up during the run then weighs on every implementation alike "
@@ -72,16 +72,6 @@ def own_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list workloads and implementations and exit")
     p.add_argument("--mode-label", help=argparse.SUPPRESS)  # manager -> workers
     return p
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return n
 
 
 def _pool(name: str, benches: list[Any]) -> Any:
