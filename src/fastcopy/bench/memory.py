@@ -27,8 +27,9 @@ Columns (bytes):
               garbage collected: caches an implementation keeps between
               calls (a memo kept for reuse, copies it still references);
               never below zero (the collection may also free a few bytes
-              that were there before the warm-up).  Not part of ``peak``: an implementation that keeps its working
-              memory between calls shows a small transient.
+              that were there before the warm-up).  Not part of ``peak``:
+              an implementation that keeps its working memory between
+              calls shows a small transient.
 ``C stack``   how deep the C stack went below the measuring call's own depth
               (stack painting; a recursive copier keeps its state there,
               fastcopy's explicit stack is on the heap, in ``peak``).  The
