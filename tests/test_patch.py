@@ -4,6 +4,7 @@ references taken earlier included; unpatch() restores the stdlib exactly."""
 from __future__ import annotations
 
 import copy
+import gc
 import inspect
 import io
 import sys
@@ -224,6 +225,85 @@ def test_thread_safety_of_patch_toggling() -> None:
             t.join()
     assert not errors, errors
     assert not impl.is_patched()
+
+
+class _NestedHook:
+    """Its __deepcopy__ calls copy.deepcopy again, so calls of the patched
+    function nest (a nested call needs a new frame; 3.10 reuses a code
+    object's last frame only when it is free)."""
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _NestedHook:
+        return _NestedHook(copy.deepcopy(self.v, memo))
+
+
+def _unhook(x: Any) -> Any:
+    if isinstance(x, _NestedHook):
+        return ("hook", _unhook(x.v))
+    if isinstance(x, list):
+        return [_unhook(v) for v in x]
+    return x
+
+
+def test_toggling_from_a_collection_inside_a_call() -> None:
+    """A collection that runs inside a call of copy.deepcopy (before 3.12 it
+    runs in the allocation of the call's frame) toggles patch()/unpatch().
+
+    Regression: on 3.10 fastcopy used to swap ``__code__``, and 3.10 sizes
+    a new frame for the code it read before allocating and then stores the
+    function's code as it is after: the toggle in between left a frame of
+    one code object running the other, and this test segfaulted every run
+    (patch.c's header comment).  The same happened with threads in
+    tests/test_threads.py."""
+    data = [_NestedHook([_NestedHook({"k": (i, [i])}) for i in range(3)]) for _ in range(3)]
+    expected = _unhook(copy.deepcopy(data))
+    armed = False
+    toggles = 0
+
+    def toggle(phase: str, info: dict[str, Any]) -> None:
+        nonlocal armed, toggles
+        if phase != "start" or not armed:
+            return
+        armed = False  # patch() allocates too: no nested toggling
+        try:
+            if impl.is_patched():
+                impl.unpatch()
+            else:
+                impl.patch()
+            toggles += 1
+        finally:
+            armed = True
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(toggle)
+    gc.set_threshold(1)
+    try:
+        for _ in range(1500):
+            armed = True
+            got = copy.deepcopy(data)
+            armed = False
+            assert _unhook(got) == expected
+    finally:
+        armed = False
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(toggle)
+    assert toggles > 1000, toggles
+
+
+def test_patch_mechanism_per_version() -> None:
+    """3.10 and 3.12+ patch the functions' entry point and leave their code
+    alone; 3.11 swaps __code__ for a trampoline (see _patch.py)."""
+    codes = {f: f.__code__ for f in (copy.deepcopy, copy.copy)}
+    with impl.patched():
+        for f, code in codes.items():
+            if sys.version_info[:2] == (3, 11):
+                assert f.__code__ is not code and f.__code__.co_filename == "<fastcopy.patch>"
+            else:
+                assert f.__code__ is code
+            assert _copies_deeply(f) if f is copy.deepcopy else f([1]) == [1]
+    assert all(f.__code__ is code for f, code in codes.items())
 
 
 def test_bad_mode() -> None:

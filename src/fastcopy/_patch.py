@@ -10,11 +10,15 @@ Two modes:
     references taken before the patch (``from copy import deepcopy``, a
     default argument, a dict of callables) are routed too.  On 3.12+ the
     functions' vectorcall entry point is pointed at C code
-    (``PyFunction_SetVectorcall``); on 3.10 and 3.11, which have no such
-    API, each function's ``__code__`` is swapped for a two-line trampoline
-    that calls fastcopy (``copy`` gains one private global,
-    ``_fastcopy_impl``, which stays after unpatch() so that a thread still
-    inside a trampoline never finds it missing; the stdlib never reads it).
+    (``PyFunction_SetVectorcall``); 3.10 has no such API but calls every
+    function through the same entry point, which the C module sets there
+    directly (swapping ``__code__`` instead races with calls in other
+    threads on 3.10: see patch.c).  On 3.11, whose specialised call sites
+    do not go through that entry point, each function's ``__code__`` is
+    swapped for a two-line trampoline that calls fastcopy (``copy`` gains
+    one private global, ``_fastcopy_impl``, which stays after unpatch() so
+    that a thread still inside a trampoline never finds it missing; the
+    stdlib never reads it).
 
 ``mode="dispatch"``
     The design report's integration, kept so the benchmark tool can measure
@@ -43,7 +47,8 @@ __all__ = ["is_patched", "patch", "patched", "unpatch"]
 _MODES = ("function", "dispatch")
 _lock = threading.RLock()
 _state: dict[str, Any] = {"mode": None, "saved": {}}
-_VECTORCALL = sys.version_info >= (3, 12)
+# The entry-point patch where it is sound (3.10, 3.12+); __code__ on 3.11.
+_VECTORCALL = sys.version_info[:2] != (3, 11)
 _IMPL_GLOBAL = "_fastcopy_impl"
 
 # The stdlib's function objects, as the copy module defined them.

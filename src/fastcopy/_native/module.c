@@ -708,7 +708,8 @@ mod_deepcopy_tuple_c(PyObject *module, PyObject *const *args, Py_ssize_t nargs, 
 PyDoc_STRVAR(mod_set_vectorcall_doc,
 "_set_vectorcall($module, func, kind, /)\n--\n\n"
 "Route calls of the stdlib function `func` to fastcopy (kind 'deepcopy' or\n"
-"'copy'), keeping the function object; 3.12+ only.  Used by patch().");
+"'copy'), keeping the function object; 3.10 and 3.12+ only.  Used by\n"
+"patch().");
 
 static PyObject *
 mod_set_vectorcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)

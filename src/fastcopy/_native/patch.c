@@ -1,4 +1,4 @@
-/* patch.c -- swap how copy.deepcopy and copy.copy are called (3.12+).
+/* patch.c -- swap how copy.deepcopy and copy.copy are called (3.10, 3.12+).
  *
  * Code that did `from copy import deepcopy` before fastcopy.patch() holds
  * the stdlib's function object itself, so patching must change what that
@@ -9,13 +9,44 @@
  * fc_deepcopy; anything unusual (unknown keywords, wrong arity) goes to the
  * original entry point, i.e. the stdlib's own code, for its own error.
  * The function object keeps its name, module, signature, docstring and
- * code.  3.10 and 3.11 have no such API; _patch.py swaps __code__ there.
+ * code.
+ *
+ * 3.10 has no setter, but every call of a Python function goes through the
+ * same slot there (the eval loop's call_function -> PyObject_Vectorcall,
+ * tp_call = PyVectorcall_Call; 3.10 has no specialising call sites), so we
+ * write PyFunctionObject.vectorcall directly -- a field of the public
+ * cpython/funcobject.h struct.  The alternative, swapping __code__, is not
+ * safe on 3.10 while other threads call the function: _PyFrame_New_NoTrack
+ * allocates the frame for the code it read first (the allocation can run a
+ * collection, gc.callbacks, and so another thread), then stores
+ * func.__code__ as it is *afterwards*, so a swap in between leaves a frame
+ * sized for one code object running another (seen as crashes in
+ * tests/test_threads.py).  3.11 has neither the setter nor a slot its
+ * specialiser respects (CALL_PY_EXACT_ARGS inlines the code), but its frame
+ * push reads func_code once with nothing in between, so _patch.py swaps
+ * __code__ there.
  */
 #include "patch.h"
 #include "deepcopy.h"
 #include "shallow.h"
 
 #define FC_PATCH_SLOTS 4
+
+/* Where patching by entry point works: see the comment at the top. */
+#define FC_PATCH_VECTORCALL (FC_PY312_PLUS || !FC_PY311_PLUS)
+
+static void
+patch_set_entry(PyObject *func, vectorcallfunc entry)
+{
+#if FC_PY312_PLUS
+    PyFunction_SetVectorcall((PyFunctionObject *)func, entry);
+#elif !FC_PY311_PLUS
+    ((PyFunctionObject *)func)->vectorcall = entry;
+#else
+    (void)func;
+    (void)entry;
+#endif
+}
 
 typedef struct {
     PyObject *func;          /* borrowed identity; kept alive by `copy` */
@@ -92,7 +123,7 @@ patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *k
 int
 patch_install(FcState *st, PyObject *func, int deep)
 {
-#if FC_PY312_PLUS
+#if FC_PATCH_VECTORCALL
     if (!PyFunction_Check(func)) {
         PyErr_SetString(PyExc_TypeError, "fastcopy: can only patch a Python function");
         return -1;
@@ -132,7 +163,7 @@ patch_install(FcState *st, PyObject *func, int deep)
 #ifdef Py_GIL_DISABLED
     slot->active = 1;
 #endif
-    PyFunction_SetVectorcall((PyFunctionObject *)func, patch_call);
+    patch_set_entry(func, patch_call);
     return 0;
 #else
     (void)st;
@@ -140,8 +171,9 @@ patch_install(FcState *st, PyObject *func, int deep)
     (void)deep;
     (void)patch_find;
     (void)patch_call;
+    (void)patch_set_entry;
     PyErr_SetString(PyExc_NotImplementedError,
-                    "PyFunction_SetVectorcall needs Python 3.12+");
+                    "fastcopy: patching by entry point is not used on Python 3.11");
     return -1;
 #endif
 }
@@ -157,11 +189,11 @@ patch_remove(PyObject *func)
     if (!slot->active) {
         return 0;
     }
-    PyFunction_SetVectorcall((PyFunctionObject *)func, slot->original);
+    patch_set_entry(func, slot->original);
     slot->active = 0;     /* the rest stays for calls still in patch_call */
 #else
-#if FC_PY312_PLUS
-    PyFunction_SetVectorcall((PyFunctionObject *)func, slot->original);
+#if FC_PATCH_VECTORCALL
+    patch_set_entry(func, slot->original);
 #endif
     memset(slot, 0, sizeof(*slot));
 #endif
