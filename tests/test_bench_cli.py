@@ -13,6 +13,7 @@ import math
 import os
 import pickle
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -250,6 +251,32 @@ def test_run_user_module_pickle_and_glob(tmp_path):
     assert "mine_small" in out and "pickle:data" in out
     r = bench("run", "--quick", "--workload-module", "no_such_module_xyz", cwd=tmp_path)
     assert r.returncode == 2 and "cannot import" in r.stderr
+
+
+def test_report_median_and_mean(tmp_path):
+    """report's two statistics, on values whose median, MAD, mean and std
+    are known: one slow outlier moves the mean, not the median."""
+    make_suite(tmp_path / "r.json", {
+        # median 10, MAD median(|v - 10|) = median(1, 0, 0, 1, 90) = 1; mean 28, std 40.0
+        "w/stdlib": [9e-6, 10e-6, 10e-6, 11e-6, 100e-6],
+        # median 2, MAD 0; mean 2
+        "w/fastcopy": [2e-6, 2e-6, 2e-6, 2e-6, 2e-6],
+        # median 4, MAD 1; mean 4.4, std 1.14
+        "w/copium": [4e-6, 3e-6, 5e-6, 4e-6, 6e-6],
+    })
+    md = ok(bench("report", str(tmp_path / "r.json"), "--markdown"))
+    row = next(line for line in md.splitlines() if line.startswith("| w |"))
+    assert row == "| w | 10.0 µs ± 1.0 µs | 2.00 µs ± 0.00 µs | 4.00 µs ± 1.00 µs | 5.00× | 2.00× |", md
+    std = statistics.stdev([9, 10, 10, 11, 100])
+    md = ok(bench("report", str(tmp_path / "r.json"), "--markdown", "--stat", "mean"))
+    row = next(line for line in md.splitlines() if line.startswith("| w |"))
+    want = f"| w | 28.0 µs ± {std:.1f} µs | 2.00 µs ± 0.00 µs | 4.40 µs ± 1.14 µs | 14.0× | 2.20× |"
+    assert row == want, md
+    plain = ok(bench("report", str(tmp_path / "r.json"), "--plain"))
+    assert "median ± MAD" in plain.splitlines()[1] and "times: median ± MAD" in plain
+    assert "mean ± std" in ok(bench("report", str(tmp_path / "r.json"), "--plain", "--stat", "mean"))
+    r = bench("report", str(tmp_path / "r.json"), "--stat", "mode")
+    assert r.returncode == 2 and "--stat" in r.stderr
 
 
 # --------------------------------------------------------------------------- compare

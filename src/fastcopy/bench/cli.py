@@ -36,6 +36,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
                    help="write the markdown table to FILE (or stdout without FILE) instead of the text table")
     p.add_argument("--plain", action="store_true", help="plain-text table even if rich is installed")
+    p.add_argument("--stat", choices=("median", "mean"), default="median",
+                   help="the times shown: median ± median absolute deviation (default) or mean ± std")
     p.add_argument("--quick", action="store_true", help="accepted for uniformity (report is always quick)")
 
 
@@ -48,7 +50,7 @@ def _report(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {args.results}: no <workload>/<implementation> benchmarks")
     md = dict(benches[0].get_metadata())
     if args.markdown:
-        text = markdown(table, md)
+        text = markdown(table, md, args.stat)
         if args.markdown == "-":
             sys.stdout.write(text)
         else:
@@ -56,7 +58,7 @@ def _report(args: argparse.Namespace) -> int:
                 f.write(text)
             print(f"markdown table: {args.markdown}")
         return 0
-    print_table(table, md, plain=args.plain)
+    print_table(table, md, plain=args.plain, stat=args.stat)
     return 0
 
 

@@ -1,9 +1,10 @@
 """``plot``: speedup over the stdlib per workload, as PNG and SVG.
 
 Grouped bars (one group per workload, one bar per implementation other than
-the stdlib) of stdlib time / implementation time, on a log scale, with the
-line at 1x marking the stdlib.  The allocation floor, when present, is drawn
-hatched: it is a lower bound on the time, not a copy.
+the stdlib) of stdlib time / implementation time (medians, or means with
+``--stat mean``), on a log scale, with the line at 1x marking the stdlib.
+The allocation floor, when present, is drawn hatched: it is a lower bound
+on the time, not a copy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output path without extension; writes OUTPUT.png and OUTPUT.svg (default: speedup)")
     p.add_argument("-i", "--impl", nargs="+", metavar="NAME", help="implementations to draw (default: all but stdlib)")
     p.add_argument("--title", help="chart title (default: from the results' metadata)")
+    p.add_argument("--stat", choices=("median", "mean"), default="median",
+                   help="the time of each bar's ratio: the median of the values (default) or their mean")
     p.add_argument("--quick", action="store_true", help="accepted for uniformity (plot is always quick)")
 
 
@@ -53,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
             row = table[w]
             if impl in row:
                 xs.append(j - 0.4 + width * (k + 0.5))
-                ys.append(row["stdlib"].mean / row[impl].mean)
+                ys.append(row["stdlib"].center(args.stat) / row[impl].center(args.stat))
         top = max([top, *ys])
         label = "floor (containers only)" if impl == FLOOR else impl
         ax.bar(xs, ys, width, label=label, color="none" if impl == FLOOR else cmap(k % 10),
@@ -65,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(workloads)))
     ax.set_xticklabels(workloads, rotation=35, ha="right")
-    ax.set_ylabel("speedup vs copy.deepcopy (stdlib time / time, log scale)")
+    ax.set_ylabel(f"speedup vs copy.deepcopy ({args.stat} stdlib time / {args.stat} time, log scale)")
     md = benches[0].get_metadata() if benches else {}
     ax.set_title(args.title or f"fastcopy.bench: {title_of(md)}", fontsize=9)
     ax.grid(axis="y", which="both", alpha=0.3)

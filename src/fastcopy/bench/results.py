@@ -59,8 +59,37 @@ class Stat:
         return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
 
     @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def mad(self) -> float:
+        """Median absolute deviation from the median (pyperf's spread next
+        to a median), unscaled."""
+        m = self.median
+        return statistics.median(abs(v - m) for v in self.values)
+
+    @property
     def n(self) -> int:
         return len(self.values)
+
+    def center(self, stat: str = "median") -> float:
+        return self.median if stat == "median" else self.mean
+
+    def spread(self, stat: str = "median") -> float:
+        return self.mad if stat == "median" else self.std
+
+    def text(self, stat: str = "median") -> str:
+        c = self.center(stat)
+        return f"{fmt_time(c)} ± {fmt_time(self.spread(stat), like=c)}"
+
+
+# The statistic of the tables of ``run`` and ``report`` (``--stat``): the
+# median of all values with their median absolute deviation (default: on a
+# shared machine a few slow values move the mean, not the median), or the
+# mean with the standard deviation (what pyperf prints).  ``compare``
+# always uses means and standard deviations (Welch's t-test).
+STATS = {"median": "median ± MAD", "mean": "mean ± std"}
 
 
 def need_pyperf():
@@ -140,40 +169,42 @@ class Row:
     vs_floor: float | None  # this time / floor time (>= 1: the floor is a lower bound)
 
 
-def rows_of(table: dict[str, dict[str, Stat]]) -> list[Row]:
+def rows_of(table: dict[str, dict[str, Stat]], stat: str = "median") -> list[Row]:
     rows = []
     for w, impls in table.items():
         base = impls.get("stdlib")
-        peers = {p: impls[p].mean for p in peers_of(impls)}
+        peers = {p: impls[p].center(stat) for p in peers_of(impls)}
         best = min(peers, key=peers.__getitem__) if peers else None
         floor = impls.get(FLOOR)
         for i in impl_order(impls):
             s = impls[i]
+            t = s.center(stat)
             rows.append(Row(
                 w, i, s,
-                base.mean / s.mean if base else None,
-                peers[best] / s.mean if best else None, best,
-                s.mean / floor.mean if floor and i != FLOOR else None,
+                base.center(stat) / t if base else None,
+                peers[best] / t if best else None, best,
+                t / floor.center(stat) if floor and i != FLOOR else None,
             ))
     return rows
 
 
-def summary(table: dict[str, dict[str, Stat]]) -> list[str]:
+def summary(table: dict[str, dict[str, Stat]], stat: str = "median") -> list[str]:
     lines = []
+    t = lambda s: s.center(stat)  # noqa: E731
     names = impl_order(i for w in table.values() for i in w)
     for i in names:
         if i == "stdlib":
             continue
-        r = [w["stdlib"].mean / w[i].mean for w in table.values() if "stdlib" in w and i in w]
+        r = [t(w["stdlib"]) / t(w[i]) for w in table.values() if "stdlib" in w and i in w]
         g = geomean(r)
         if g is not None:
             lines.append(f"geometric mean speedup vs stdlib, {i}: {fmt_ratio(g)} over {len(r)} workload(s)")
-    fc = [(w, min((w[p].mean for p in peers_of(w)), default=None)) for w in table.values() if "fastcopy" in w]
-    r = [best / w["fastcopy"].mean for w, best in fc if best]
+    fc = [(w, min((t(w[p]) for p in peers_of(w)), default=None)) for w in table.values() if "fastcopy" in w]
+    r = [best / t(w["fastcopy"]) for w, best in fc if best]
     if r:
         lines.append(f"geometric mean of best peer time / fastcopy time: {fmt_ratio(geomean(r))} "
                      f"over {len(r)} workload(s) (> 1: fastcopy is faster)")
-    r = [w["fastcopy"].mean / w[FLOOR].mean for w in table.values() if "fastcopy" in w and FLOOR in w]
+    r = [t(w["fastcopy"]) / t(w[FLOOR]) for w in table.values() if "fastcopy" in w and FLOOR in w]
     if r:
         lines.append(f"geometric mean of fastcopy time / allocation floor: {fmt_ratio(geomean(r))} "
                      f"over {len(r)} workload(s)")
@@ -181,13 +212,17 @@ def summary(table: dict[str, dict[str, Stat]]) -> list[str]:
         lines.append("floor = only allocating and filling the graph's containers (list, dict, tuple, set, "
                      "frozenset, bytearray, instance __dict__) from a precomputed list; it counts no "
                      "instance, no leaf object and no traversal, so it is a lower bound, not a copy")
+    lines.append(f"times: {STATS[stat]} of all values of all worker processes; "
+                 "vs stdlib = stdlib time / this time; vs best peer = fastest peer's time / this time "
+                 "(> 1: faster)")
     return lines
 
 
-HEADERS = ("workload", "implementation", "mean ± std", "vs stdlib", "vs best peer", "note")
+def headers(stat: str = "median") -> tuple[str, ...]:
+    return ("workload", "implementation", STATS[stat], "vs stdlib", "vs best peer", "note")
 
 
-def cells(r: Row) -> tuple[str, ...]:
+def cells(r: Row, stat: str = "median") -> tuple[str, ...]:
     note = ""
     if r.impl == FLOOR:
         note = "allocation floor (containers only)"
@@ -196,7 +231,7 @@ def cells(r: Row) -> tuple[str, ...]:
     peer = "—" if r.vs_peer is None else fmt_ratio(r.vs_peer) + ("" if r.impl == r.best_peer else f" ({r.best_peer})")
     if r.impl == FLOOR:
         peer = "—"
-    return (r.workload, r.impl, f"{fmt_time(r.stat.mean)} ± {fmt_time(r.stat.std, like=r.stat.mean)}",
+    return (r.workload, r.impl, r.stat.text(stat),
             fmt_ratio(r.vs_stdlib) if r.impl != "stdlib" else "1 (ref)", peer, note)
 
 
@@ -209,28 +244,28 @@ def title_of(md: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def render_plain(rows: list[Row], title: str, footer: list[str]) -> str:
-    body = [cells(r) for r in rows]
-    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(HEADERS)]
+def render_plain(rows: list[Row], title: str, footer: list[str], stat: str = "median") -> str:
+    body = [cells(r, stat) for r in rows]
+    heads = headers(stat)
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(heads)]
     right = {2, 3, 4}
 
     def line(cols):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths))).rstrip()
 
-    out = [title, line(HEADERS), "  ".join("-" * w for w in widths)]
+    out = [title, line(heads), "  ".join("-" * w for w in widths)]
     prev = None
     for b in body:
         out.append(line(b if b[0] != prev else ("",) + b[1:]))
         prev = b[0]
     out.append("")
     out.extend(footer)
-    out.append("vs stdlib = stdlib time / this time; vs best peer = fastest peer's time / this time "
-               "(> 1: faster); mean ± std of all values of all worker processes")
     return "\n".join(out)
 
 
-def print_table(table: dict[str, dict[str, Stat]], md: dict[str, Any], plain: bool = False) -> None:
-    rows, footer, title = rows_of(table), summary(table), title_of(md)
+def print_table(table: dict[str, dict[str, Stat]], md: dict[str, Any], plain: bool = False,
+                stat: str = "median") -> None:
+    rows, footer, title = rows_of(table, stat), summary(table, stat), title_of(md)
     if not plain:
         try:
             from rich.console import Console
@@ -238,14 +273,14 @@ def print_table(table: dict[str, dict[str, Stat]], md: dict[str, Any], plain: bo
         except ImportError:
             plain = True
     if plain:
-        print(render_plain(rows, title, footer))
+        print(render_plain(rows, title, footer, stat))
         return
     t = Table(title=title)
-    for i, h in enumerate(HEADERS):
+    for i, h in enumerate(headers(stat)):
         t.add_column(h, justify="right" if i in (2, 3, 4) else "left", no_wrap=True)
     prev = None
     for r in rows:
-        c = list(cells(r))
+        c = list(cells(r, stat))
         if r.workload == prev:
             c[0] = ""
         elif prev is not None:
@@ -256,14 +291,14 @@ def print_table(table: dict[str, dict[str, Stat]], md: dict[str, Any], plain: bo
     console.print(t)
     for f in footer:
         console.print(f, highlight=False)
-    console.print("vs stdlib = stdlib time / this time; vs best peer = fastest peer's time / this time "
-                  "(> 1: faster)", highlight=False)
 
 
-def markdown(table: dict[str, dict[str, Stat]], md: dict[str, Any]) -> str:
-    """One row per workload, one column per implementation (mean ± std), then
-    fastcopy's speedup over the stdlib and over the best peer, and its
-    distance to the floor; a geometric-mean row at the end."""
+def markdown(table: dict[str, dict[str, Stat]], md: dict[str, Any], stat: str = "median") -> str:
+    """One row per workload, one column per implementation (``stat``: median
+    ± MAD or mean ± std), then fastcopy's speedup over the stdlib and over
+    the best peer, and its distance to the floor; a geometric-mean row at
+    the end."""
+    t = lambda s: s.center(stat)  # noqa: E731
     impls = impl_order(i for w in table.values() for i in w)
     has_peer = any(peers_of(w) for w in table.values())
     head = ["workload"] + [f"{i} (containers only)" if i == FLOOR else i for i in impls]
@@ -281,17 +316,17 @@ def markdown(table: dict[str, dict[str, Stat]], md: dict[str, Any]) -> str:
         c = [w]
         for i in impls:
             s = row.get(i)
-            c.append(f"{fmt_time(s.mean)} ± {fmt_time(s.std, like=s.mean)}" if s else "—")
+            c.append(s.text(stat) if s else "—")
         fc = row.get("fastcopy")
         for e in extra:
             v = None
             if fc and e == "fastcopy vs stdlib" and "stdlib" in row:
-                v = row["stdlib"].mean / fc.mean
+                v = t(row["stdlib"]) / t(fc)
             elif fc and e == "fastcopy vs best peer":
-                ps = [row[p].mean for p in peers_of(row)]
-                v = min(ps) / fc.mean if ps else None
+                ps = [t(row[p]) for p in peers_of(row)]
+                v = min(ps) / t(fc) if ps else None
             elif fc and e == "fastcopy / floor" and FLOOR in row:
-                v = fc.mean / row[FLOOR].mean
+                v = t(fc) / t(row[FLOOR])
             if v is not None:
                 cols[e].append(v)
             c.append(fmt_ratio(v))

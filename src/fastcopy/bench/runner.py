@@ -69,6 +69,8 @@ def own_parser() -> argparse.ArgumentParser:
                         "(pyperf's --processes is per round; default: 1)")
     p.add_argument("--no-verify", action="store_true", help="skip the check of every copy against copy.deepcopy")
     p.add_argument("--plain", action="store_true", help="plain-text table even if rich is installed")
+    p.add_argument("--stat", choices=("median", "mean"), default="median",
+                   help="the times of the table: median ± median absolute deviation (default) or mean ± std")
     p.add_argument("--list", action="store_true", help="list workloads and implementations and exit")
     p.add_argument("--mode-label", help=argparse.SUPPRESS)  # manager -> workers
     return p
@@ -312,9 +314,9 @@ def main(argv: list[str]) -> int:
     table = table_of(benches)
     md = dict(benches[0].get_metadata()) if benches else {}
     print()
-    print_table(table, md, plain=own.plain)
+    print_table(table, md, plain=own.plain, stat=own.stat)
     if own.markdown:
         with open(own.markdown, "w", encoding="utf-8") as f:
-            f.write(markdown(table, md))
+            f.write(markdown(table, md, own.stat))
         print(f"markdown table: {own.markdown}")
     return 0
