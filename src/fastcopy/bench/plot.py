@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(workloads)))
     ax.set_xticklabels(workloads, rotation=35, ha="right")
-    ax.set_ylabel(f"speedup vs copy.deepcopy ({args.stat} stdlib time / {args.stat} time, log scale)")
+    ax.set_ylabel(f"speedup vs copy.deepcopy\n(stdlib time / time, {args.stat}s, log scale)")
     md = benches[0].get_metadata() if benches else {}
     ax.set_title(args.title or f"fastcopy.bench: {title_of(md)}", fontsize=9)
     ax.grid(axis="y", which="both", alpha=0.3)
