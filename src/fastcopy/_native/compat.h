@@ -232,8 +232,9 @@ fc_dict_getitem(PyObject *dict, PyObject *key, PyObject **result)
 }
 
 /* fc_dict_getitem with a C-string key.  A missing key and an error both
- * give 0 here (the error cleared), as PyDict_GetItemString did: callers
- * only ask for names that exist or else fall back. */
+ * give 0 here (the error cleared), as PyDict_GetItemString did: for
+ * callers that fall back to a slower, equally exact path on 0 (known.c);
+ * fc_dict_getitem_cstr keeps the error. */
 static inline int
 fc_dict_getitem_str(PyObject *dict, const char *key, PyObject **result)
 {
@@ -248,6 +249,22 @@ fc_dict_getitem_str(PyObject *dict, const char *key, PyObject **result)
         PyErr_Clear();
         rc = 0;
     }
+    return rc;
+}
+
+/* fc_dict_getitem with a C-string key, errors kept: 1 and a new reference,
+ * 0 when missing, -1 with the exception set when the key's str cannot be
+ * made (no memory) or the lookup raises. */
+static inline int
+fc_dict_getitem_cstr(PyObject *dict, const char *key, PyObject **result)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        *result = NULL;
+        return -1;
+    }
+    int rc = fc_dict_getitem(dict, k, result);
+    Py_DECREF(k);
     return rc;
 }
 
@@ -901,15 +918,46 @@ typedef struct FcDictValues FcDictValues;   /* never defined: pointers only */
 #define FC_END_CRITICAL_SECTION() }
 #endif
 
+/* Fill the new, empty bytearray y with the n bytes at s: 0, or -1 with
+ * MemoryError (y is then still a valid empty bytearray).
+ *
+ * Why not PyByteArray_FromStringAndSize(s, n): when its byte buffer cannot
+ * be allocated, it (3.10-3.13) drops the half-made object before setting
+ * its export count, and the dealloc, reading that uninitialised field, may
+ * print "SystemError: deallocated bytearray object has exported buffers"
+ * beside the MemoryError.  An empty bytearray is complete from the start,
+ * and a failed resize leaves it as it was.  The size allocated is the
+ * same: n + 1 bytes, as for bytearray(b) and bytearray.copy(). */
+static inline int
+fc_bytearray_fill(PyObject *y, const char *s, Py_ssize_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (PyByteArray_Resize(y, n) < 0) {
+        return -1;
+    }
+    memcpy(PyByteArray_AS_STRING(y), s, (size_t)n);
+    return 0;
+}
+
 /* bytearray(x) for an exact bytearray: a new one with the same bytes, read
  * under x's critical section (another thread may resize the buffer). */
 static inline PyObject *
 fc_bytearray_copy(PyObject *x)
 {
-    PyObject *y;
+    PyObject *y = PyByteArray_FromStringAndSize(NULL, 0);
+    if (y == NULL) {
+        return NULL;
+    }
+    int rc;
     FC_BEGIN_CRITICAL_SECTION(x);
-    y = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x), PyByteArray_GET_SIZE(x));
+    rc = fc_bytearray_fill(y, PyByteArray_AS_STRING(x), PyByteArray_GET_SIZE(x));
     FC_END_CRITICAL_SECTION();
+    if (rc < 0) {
+        Py_DECREF(y);
+        return NULL;
+    }
     return y;
 }
 

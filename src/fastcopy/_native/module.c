@@ -127,7 +127,11 @@ static PyObject *
 state_copy_global_dict(FcState *st, const char *name)
 {
     PyObject *d;
-    if (!fc_dict_getitem_str(st->copy_dict, name, &d) || !PyDict_Check(d)) {
+    int rc = fc_dict_getitem_cstr(st->copy_dict, name, &d);
+    if (rc < 0) {
+        return NULL;              /* (a MemoryError, not a missing name) */
+    }
+    if (rc == 0 || !PyDict_Check(d)) {
         Py_XDECREF(d);
         PyErr_Format(PyExc_RuntimeError,
                      "fastcopy: copy.%s is missing or not a dict", name);
@@ -142,13 +146,20 @@ state_rebuild(FcState *st)
     PyObject *deep = NULL, *shallow = NULL, *table = NULL;
     PyObject *dover = NULL, *sover = NULL;
 
+    /* Not synced until this rebuild has finished: a failure part way (no
+     * memory) leaves the state to be rebuilt by the next call, rather than
+     * marked current (the generation below) with the old tables. */
+    FC_SET_SYNCED(st, 0);
     deep = state_copy_global_dict(st, "_deepcopy_dispatch");
     shallow = deep ? state_copy_global_dict(st, "_copy_dispatch") : NULL;
     if (shallow == NULL) {
         goto error;
     }
-    if (!fc_dict_getitem_str(st->copy_dict, "dispatch_table", &table)) {
-        PyErr_SetString(PyExc_RuntimeError, "fastcopy: copy.dispatch_table is missing");
+    int has_table = fc_dict_getitem_cstr(st->copy_dict, "dispatch_table", &table);
+    if (has_table <= 0) {
+        if (has_table == 0) {
+            PyErr_SetString(PyExc_RuntimeError, "fastcopy: copy.dispatch_table is missing");
+        }
         goto error;
     }
     dover = state_diff(deep, st->deep_expected);

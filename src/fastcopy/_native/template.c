@@ -823,8 +823,11 @@ r_alloc(Replay *R, uint32_t i)
         break;
     }
     case OP_BYTEARRAY:
-        y = PyByteArray_FromStringAndSize(PyBytes_AS_STRING(p->aux),
-                                          PyBytes_GET_SIZE(p->aux));
+        /* (made empty, then filled: see fc_bytearray_fill) */
+        y = PyByteArray_FromStringAndSize(NULL, 0);
+        if (y != NULL && fc_bytearray_fill(y, PyBytes_AS_STRING(p->aux), PyBytes_GET_SIZE(p->aux)) < 0) {
+            Py_CLEAR(y);
+        }
         break;
     default:
         PyErr_SetString(PyExc_SystemError, "fastcopy: bad template node");
