@@ -139,11 +139,29 @@ INPUTS: dict[str, Callable[[], Any]] = {
     "hooks": _hooks,
 }
 
+def _template(x: Any) -> Any:
+    t = fastcopy.Template(x)
+    return t, t()
+
+
+def _replicate(x: Any) -> Any:
+    t = fastcopy.Template(x)       # fastcopy.replicate(x, n) is this
+    return t, t.replicate(2)
+
+
+# The Template is returned with its copies so that it is freed after the
+# window, not inside it: CPython 3.13.0 needs memory to free an instance
+# whose __dict__ was materialized (PyObject_ClearManagedDict detaches the
+# values), and when that allocation fails it reports an unraisable
+# MemoryError and leaves the dict reading the freed object (valgrind:
+# invalid reads in dict_traverse at the next collection) -- with plain
+# Python objects and no fastcopy at all.  A Template's snapshot holds such
+# instances.
 ENTRY_POINTS: dict[str, Callable[[Any], Any]] = {
     "deepcopy": fastcopy.deepcopy,
     "deepcopy-memo": lambda x: fastcopy.deepcopy(x, {}),
-    "template": lambda x: fastcopy.Template(x)(),
-    "replicate": lambda x: fastcopy.replicate(x, 2),
+    "template": _template,
+    "replicate": _replicate,
     "copy": fastcopy.copy,
 }
 
@@ -158,6 +176,8 @@ def _refcounts(x: Any) -> dict[int, int]:
 
 
 def _check(entry: str, x: Any, result: Any) -> None:
+    if entry in ("template", "replicate"):
+        result = result[1]
     if entry == "copy":
         assert type(result) is list and result is not x
         assert all(a is b for a, b in zip(result, x)) and len(result) == len(x)
@@ -188,13 +208,8 @@ def test_every_failed_allocation_is_a_clean_memoryerror(name: str, entry: str) -
     before = _refcounts(x)
     printed: list[str] = []
     hooks = (sys.excepthook, sys.unraisablehook)
-    # A MemoryError reported by a destructor is the interpreter's own: 3.13
-    # needs memory to free an instance whose __dict__ was materialized
-    # (PyObject_ClearManagedDict), and when it has none it says so as an
-    # unraisable MemoryError.  Anything else printed is a fault.
     sys.excepthook = lambda *a: printed.append(f"excepthook: {a[0].__name__}: {a[1]}")
-    sys.unraisablehook = lambda u: (None if u.exc_type is MemoryError else
-                                    printed.append(f"unraisable: {u.exc_type.__name__}: {u.exc_value}"))
+    sys.unraisablehook = lambda u: printed.append(f"unraisable: {u.exc_type.__name__}: {u.exc_value}")
     outcomes: collections.Counter[str] = collections.Counter()
     results = []
     try:
@@ -261,3 +276,69 @@ def test_failed_rebuild_of_the_tables_is_retried() -> None:
         copy._deepcopy_dispatch.pop(Mine, None)
     assert seen["MemoryError"] >= 1 and seen["ok"] >= 1, seen
     assert_isomorphic(fastcopy.deepcopy([1, [2]]), [1, [2]])
+
+
+def _big_memo() -> Any:
+    # 5,000 lists held twice: a memo table of 16,384 slots (256 KiB), more
+    # than a call keeps for the next one, so every call grows it afresh
+    shared = [[i] for i in range(5000)]
+    return [shared, list(shared)]
+
+
+def _big_deep() -> Any:
+    # 400 nested levels (the stdlib oracle copies about 490 at the default
+    # recursion limit): the frame stack and the done log outgrow the
+    # Copier's inline arrays (16 entries) several times
+    node: Any = [0]
+    for i in range(400):
+        node = [i, node] if i % 2 else {"c": node}
+    return node
+
+
+@pytest.mark.parametrize("make", [_big_memo, _big_deep], ids=["memo-table", "deep-stack"])
+@pytest.mark.parametrize("entry", ["deepcopy", "deepcopy-memo", "template"])
+def test_failures_while_the_working_arrays_grow(make: Callable[[], Any], entry: str) -> None:
+    """Graphs whose memo table, frame stack and done log grow during the
+    call: allocations failed one at a time and from some point on, at 150
+    positions spread over the whole call."""
+    fn = ENTRY_POINTS[entry]
+    x = make()
+    fn(x)
+    before = _refcounts(x)
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    def attempt(n: int, stop: int) -> Any:
+        _testcapi.set_nomemory(n, stop)
+        try:
+            return fn(x)
+        except MemoryError:
+            return None          # (allocations may still fail here)
+        finally:
+            _testcapi.remove_mem_hooks()
+
+    gc.disable()
+    try:
+        # every allocation from n on fails: the first n that lets the call
+        # through is (within the stride) the number of allocations it makes
+        n = 0
+        while attempt(n, 0) is None:
+            outcomes["MemoryError"] += 1
+            n += 97
+        total = n
+        # then, at 150 positions over the whole call, one allocation failed
+        # and every allocation from there on
+        for n in range(0, total, max(1, total // 150)):
+            for stop in (n + 1, 0):
+                r = attempt(n, stop)
+                if r is None:
+                    outcomes["MemoryError"] += 1
+                else:
+                    outcomes["ok"] += 1
+                    _check(entry, x, r)
+                del r
+    finally:
+        gc.enable()
+    assert outcomes["MemoryError"] >= 10, outcomes
+    gc.collect()
+    assert _refcounts(x) == before
+    _check(entry, x, fn(x))
