@@ -189,6 +189,22 @@ def _check(entry: str, x: Any, result: Any) -> None:
         assert_same_copy(x, copy.deepcopy(x), result)
 
 
+_FAILED = object()
+
+
+def _attempt(fn: Callable[[Any], Any], x: Any, start: int, stop: int) -> Any:
+    """fn(x) with the allocations from the start-th to before the stop-th
+    failing (stop 0: all from start on); _FAILED if it raised MemoryError.
+    Nothing else runs while the allocations fail."""
+    _testcapi.set_nomemory(start, stop)
+    try:
+        return fn(x)
+    except MemoryError:
+        return _FAILED
+    finally:
+        _testcapi.remove_mem_hooks()
+
+
 # With a memo from the caller, a __slots__ instance is copied the stdlib's
 # way, through `for key, value in slotstate.items()`; 3.11's dict-items
 # iterator, when its result tuple cannot be allocated, frees itself as if
@@ -215,16 +231,12 @@ def test_every_failed_allocation_is_a_clean_memoryerror(name: str, entry: str) -
     try:
         gc.disable()  # a collection inside the window would fail the allocations of others
         for n in range(LIMIT):
-            _testcapi.set_nomemory(n, n + 1)
-            try:
-                r = fn(x)
-            except MemoryError:
+            r = _attempt(fn, x, n, n + 1)
+            if r is _FAILED:
                 outcomes["MemoryError"] += 1
-                continue
-            finally:
-                _testcapi.remove_mem_hooks()
-            outcomes["ok"] += 1
-            results.append(r)
+            else:
+                outcomes["ok"] += 1
+                results.append(r)
     finally:
         gc.enable()
         sys.excepthook, sys.unraisablehook = hooks
@@ -259,14 +271,7 @@ def test_failed_rebuild_of_the_tables_is_retried() -> None:
     try:
         for n in range(40):
             copy._deepcopy_dispatch[Mine] = copier  # a change: the next call rebuilds
-            _testcapi.set_nomemory(n, n + 1)
-            try:
-                fastcopy.deepcopy(x)
-                seen["ok"] += 1
-            except MemoryError:
-                seen["MemoryError"] += 1
-            finally:
-                _testcapi.remove_mem_hooks()
+            seen["MemoryError" if _attempt(fastcopy.deepcopy, x, n, n + 1) is _FAILED else "ok"] += 1
             # with no change since, the next call still sees the entry
             assert fastcopy.deepcopy(x) == ["mine"]
             del copy._deepcopy_dispatch[Mine]
@@ -306,22 +311,12 @@ def test_failures_while_the_working_arrays_grow(make: Callable[[], Any], entry: 
     fn(x)
     before = _refcounts(x)
     outcomes: collections.Counter[str] = collections.Counter()
-
-    def attempt(n: int, stop: int) -> Any:
-        _testcapi.set_nomemory(n, stop)
-        try:
-            return fn(x)
-        except MemoryError:
-            return None          # (allocations may still fail here)
-        finally:
-            _testcapi.remove_mem_hooks()
-
     gc.disable()
     try:
         # every allocation from n on fails: the first n that lets the call
         # through is (within the stride) the number of allocations it makes
         n = 0
-        while attempt(n, 0) is None:
+        while _attempt(fn, x, n, 0) is _FAILED:
             outcomes["MemoryError"] += 1
             n += 97
         total = n
@@ -329,8 +324,8 @@ def test_failures_while_the_working_arrays_grow(make: Callable[[], Any], entry: 
         # and every allocation from there on
         for n in range(0, total, max(1, total // 150)):
             for stop in (n + 1, 0):
-                r = attempt(n, stop)
-                if r is None:
+                r = _attempt(fn, x, n, stop)
+                if r is _FAILED:
                     outcomes["MemoryError"] += 1
                 else:
                     outcomes["ok"] += 1
