@@ -149,10 +149,15 @@ def test_hook_sees_the_stdlib_memo_after_elided_containers() -> None:
     assert seen == expected
 
 
-def test_instance_dict_reached_after_its_instance() -> None:
+@pytest.mark.parametrize("layout", ["attributes", "assigned", "many", "deleted"])
+def test_instance_dict_reached_after_its_instance(layout: str) -> None:
     """The copy of an instance's __dict__ becomes the new instance's
-    __dict__ when it is elided; a hook reading the memo must still find a
-    distinct dict, as the stdlib's memo holds one."""
+    __dict__ when it is elided (or its items become the new instance's
+    values, or are merged into its __dict__, which then drops the copy);
+    a hook reading the memo must still find a distinct dict with those
+    items, as the stdlib's memo holds one.  The layouts give x.__dict__ a
+    split table over the class's keys, a combined one assigned whole, one
+    past the shared keys' size, and one with a deleted attribute."""
 
     class Plain:
         pass
@@ -166,14 +171,25 @@ def test_instance_dict_reached_after_its_instance() -> None:
             inst_copy = memo.get(id(self.inst))
             return (state, inst_copy, state is inst_copy.__dict__, memo_shape(memo))
 
+    extra = {f"k{i}": i for i in range(40)} if layout == "many" else {}
+
     def make() -> Any:
         p = Plain()
-        p.values = [1, 2]
+        if layout == "assigned":
+            p.__dict__ = {"values": [1, 2]}
+        else:
+            if layout == "deleted":
+                p.gone = 0
+            p.values = [1, 2]
+            for k, v in extra.items():
+                setattr(p, k, v)
+            if layout == "deleted":
+                del p.gone
         return [p, ReadsStateCopy(p)]
 
     ye, ya = check(make)
     assert ya[1][2] is False and ye[1][2] is False
-    assert ya[1][0] == ye[1][0] == {"values": [1, 2]}
+    assert ya[1][0] == ye[1][0] == {"values": [1, 2], **extra}
     assert ya[1][3] == ye[1][3]
 
 

@@ -91,8 +91,10 @@ typedef struct {
 
 /* An original whose copy is finished, in the order the stdlib appends to
  * its keep-alive list.  y == NULL: x is in the memo table (borrowed, the
- * table owns it).  y != NULL: an elided entry, x and y owned here until a
- * flush puts them in the table; DONE_AS_DICT: y has since become an
+ * table owns it).  y != NULL: an elided entry, x and y borrowed until a
+ * flush puts them in the table (no Python code runs before that, so x is
+ * held by its original container and y by the copy being built: see
+ * "memo elision" below); DONE_AS_DICT: y has since become an
  * instance's __dict__, so the memo must get a copy of it; DONE_AS_ATTRS
  * (3.11-3.13, the values path): y is now the instance whose attributes
  * the copy became (the copy itself is gone or never existed), so the memo
@@ -523,7 +525,7 @@ done_grow(Copier *c)
     return 0;
 }
 
-/* Append to the done log; y != NULL: an elided entry (x, y increfed). */
+/* Append to the done log; y != NULL: an elided entry (x, y borrowed). */
 FC_ALWAYS_INLINE int
 done_log(Copier *c, PyObject *x, PyObject *y)
 {
@@ -533,10 +535,6 @@ done_log(Copier *c, PyObject *x, PyObject *y)
     DoneEntry *e = &c->done[c->ndone++];
     e->xf = (uintptr_t)x;
     e->y = y;
-    if (y != NULL) {
-        Py_INCREF(x);
-        Py_INCREF(y);
-    }
     return 0;
 }
 
@@ -641,9 +639,8 @@ memo_flush(Copier *c)
         if (rc < 0) {
             return -1;
         }
-        e->xf = (uintptr_t)x;
-        Py_DECREF(x);          /* the table owns it now */
-        Py_CLEAR(e->y);
+        e->xf = (uintptr_t)x;  /* the table holds it now */
+        e->y = NULL;
     }
     c->flush_from = c->ndone;
     return 0;
@@ -690,7 +687,7 @@ memo_finish(Copier *c, PyObject *x, PyObject *y, int stored)
     return memo_keep_alive(c, x);
 }
 
-/* memo_finish for an elided x: log (x, y), owned, for a later flush. */
+/* memo_finish for an elided x: log (x, y), borrowed, for a later flush. */
 FC_ALWAYS_INLINE int
 memo_finish_elided(Copier *c, PyObject *x, PyObject *y)
 {
@@ -1604,9 +1601,9 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     int rc = -1;
     DoneEntry *last = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
     if (last != NULL && DONE_X(last) == f->a && last->y == incoming &&
-        Py_REFCNT(incoming) == 2 && fc_can_set_dict(Py_TYPE(f->y))) {
-        /* The state's copy is elided and only the done log and we hold it:
-         * nothing can tell it from the dict the stdlib's
+        Py_REFCNT(incoming) == 1 && fc_can_set_dict(Py_TYPE(f->y))) {
+        /* The state's copy is elided and only we hold it (the done log
+         * borrows it): nothing can tell it from the dict the stdlib's
          * y.__dict__.update(state) fills, so it becomes y.__dict__ (a
          * flush gives the memo a copy of it, as the stdlib's memo holds
          * a dict distinct from y.__dict__). */
@@ -1621,14 +1618,14 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
      * shared keys since) */
     else if (fc_set_inline_values(f->y, incoming)) {
         /* 3.13: the state's items are now y's attributes (see compat.h);
-         * the state itself is not kept when only the done log and this
-         * frame hold it: a flush gives the memo a copy of y's __dict__ */
+         * the state itself is not kept when only this frame holds it
+         * (the done log borrows it, and now borrows y instead): a flush
+         * gives the memo a copy of y's __dict__ */
         rc = 0;
         if (last != NULL && DONE_X(last) == f->a && last->y == incoming &&
-            Py_REFCNT(incoming) == 2) {
-            last->y = Py_NewRef(f->y);
+            Py_REFCNT(incoming) == 1) {
+            last->y = f->y;
             last->xf |= DONE_AS_ATTRS;
-            Py_DECREF(incoming);     /* the done log's reference */
         }
     }
 #endif
@@ -1645,6 +1642,18 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             }
             Py_DECREF(ydict);
         }
+    }
+    /* The done log borrows an elided state copy that was neither adopted
+     * as y.__dict__ nor replaced by y above (its items went into y by an
+     * update): the memo must still hold it at a flush, and nothing else
+     * will once it is released here, so it goes into the table now (what
+     * a flush would do with it; the memo's contents are seen only after
+     * one). */
+    DoneEntry *e = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
+    if (rc == 0 && e != NULL && e->y == incoming && Py_REFCNT(incoming) == 1) {
+        rc = memo_insert(&c->table, DONE_X(e), incoming);
+        e->xf = (uintptr_t)DONE_X(e);
+        e->y = NULL;
     }
     Py_DECREF(incoming);
     if (rc < 0 || frame_finish(c, f) < 0) {
@@ -2773,12 +2782,6 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     if (c.frames != c.small) {
         fc_scratch_give(&st->scratch[FC_SCRATCH_FRAMES], c.frames,
                         (size_t)c.cap * sizeof(Frame));
-    }
-    for (Py_ssize_t i = c.flush_from; i < c.ndone; i++) {
-        if (c.done[i].y != NULL) {        /* elided, never flushed */
-            Py_DECREF(DONE_X(&c.done[i]));
-            Py_DECREF(c.done[i].y);
-        }
     }
     if (c.done != c.done_small) {
         fc_scratch_give(&st->scratch[FC_SCRATCH_DONE], c.done,
