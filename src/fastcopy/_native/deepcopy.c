@@ -596,6 +596,18 @@ elided_frame_push(Copier *c, Frame *f)
 
 static int settle_inline(Copier *c);
 
+/* memo[id(x)] = v for the elided done entry e (x, borrowed), after which
+ * e is an ordinary entry: the table holds x.  0 or -1 (e cleared either
+ * way: after an error the log is not read again). */
+static int
+done_to_table(Copier *c, DoneEntry *e, PyObject *v)
+{
+    PyObject *x = DONE_X(e);
+    e->xf = (uintptr_t)x;
+    e->y = NULL;
+    return memo_insert(&c->table, x, v);
+}
+
 /* Put every elided entry in the memo table.  0 or -1. */
 static int
 memo_flush(Copier *c)
@@ -631,16 +643,14 @@ memo_flush(Copier *c)
                 return -1;
             }
         }
-        PyObject *x = DONE_X(e);
-        int rc = memo_insert(&c->table, x, v);
-        if (v != e->y) {
+        int copied = v != e->y;
+        int rc = done_to_table(c, e, v);
+        if (copied) {
             Py_DECREF(v);
         }
         if (rc < 0) {
             return -1;
         }
-        e->xf = (uintptr_t)x;  /* the table holds it now */
-        e->y = NULL;
     }
     c->flush_from = c->ndone;
     return 0;
@@ -1648,12 +1658,10 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
      * update): the memo must still hold it at a flush, and nothing else
      * will once it is released here, so it goes into the table now (what
      * a flush would do with it; the memo's contents are seen only after
-     * one). */
-    DoneEntry *e = c->ndone > c->flush_from ? &c->done[c->ndone - 1] : NULL;
-    if (rc == 0 && e != NULL && e->y == incoming && Py_REFCNT(incoming) == 1) {
-        rc = memo_insert(&c->table, DONE_X(e), incoming);
-        e->xf = (uintptr_t)DONE_X(e);
-        e->y = NULL;
+     * one).  `last` is still the log's last entry: nothing appended since,
+     * and a flush for the update's Python code cleared its y. */
+    if (rc == 0 && last != NULL && last->y == incoming && Py_REFCNT(incoming) == 1) {
+        rc = done_to_table(c, last, incoming);
     }
     Py_DECREF(incoming);
     if (rc < 0 || frame_finish(c, f) < 0) {
