@@ -1608,6 +1608,18 @@ t_get_replayable(TemplateObject *t, void *closure)
     return PyBool_FromLong(t->snapshot == NULL && (t->hflags & FCD_HF_REPLAYABLE));
 }
 
+/* Private, for the tests: the deep copy of obj that a Template which needs
+ * Python code copies on each call (None when it replays natively).  The
+ * oracle for such a call is copy.deepcopy of this object: a copy of a copy
+ * made by the stdlib alone can pair its set elements differently.  A new
+ * reference to the Template's own object; changing it changes later calls. */
+static PyObject *
+t_get_snapshot(TemplateObject *t, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(t->snapshot != NULL ? t->snapshot : Py_None);
+}
+
 static PyObject *
 t_get_nodes(TemplateObject *t, void *closure)
 {
@@ -1639,6 +1651,8 @@ static PyGetSetDef t_getset[] = {
      "True when a call rebuilds the copy from the descriptor without running\n"
      "Python code; False when it deep-copies a private snapshot instead.", NULL},
     {"nodes", (getter)t_get_nodes, NULL, "Number of node records.", NULL},
+    {"_snapshot", (getter)t_get_snapshot, NULL,
+     "Private (tests): the object a non-replayable Template deep-copies, or None.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
