@@ -271,10 +271,17 @@ def main() -> None:
     from _impl import impl
 
     ImplHookNode.impl = impl
-    copy._deepcopy_dispatch[DispatchedNode] = copy_dispatched
-    import copyreg
+    builtin = kind in BUILTIN_KINDS
+    if kind == "dispatch_copier":
+        # Only where the chain needs it: an entry added to the stdlib's
+        # table turns fastcopy's atom shortcuts off (they skip a memo
+        # lookup the stdlib then makes), so registering it for every
+        # kind hid the paths a plain copy of builtin data takes.
+        copy._deepcopy_dispatch[DispatchedNode] = copy_dispatched
+    elif kind == "copyreg_reducer":
+        import copyreg
 
-    copyreg.pickle(RegisteredNode, reduce_registered)
+        copyreg.pickle(RegisteredNode, reduce_registered)
     deepcopy = impl.deepcopy
     if "patched" in options:  # through the stdlib's function, patched
         impl.patch()
@@ -282,7 +289,6 @@ def main() -> None:
     elif "dispatch" in options:  # the design report's integration
         impl.patch("dispatch")
         deepcopy = copy.deepcopy
-    builtin = kind in BUILTIN_KINDS
     original = _build_builtin(kind, depth) if builtin else build_chain(kind, depth)
     if mode == "build":
         del original

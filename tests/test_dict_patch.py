@@ -297,3 +297,73 @@ def test_run_of_hits_in_every_value_of_nested_dicts():
     assert [first_got.setdefault(id(v), n) for n, v in enumerate(flat)] == \
            [first_want.setdefault(id(v), n) for n, v in enumerate(flat_want)]
     assert len(first_got) == 8
+
+
+class _Node:
+    pass
+
+
+def _dict_chain(depth, split, hits):
+    """A chain of `depth` dicts, each holding the next as its first value
+    that needs copying (visit_dict copies that one by calling visit() at
+    once, which recurses on the C stack up to FC_DICT_NEST_MAX levels, then
+    leaves it to step_dict).  Each level also holds an atom before the
+    child, and after it a list shared by every level (a memo hit), a fresh
+    list and a reference back to the root (a cycle).  split: the dicts are
+    instances' __dict__ (a split table: the item-by-item scan on 3.11+)."""
+    shared = ["shared"]
+    keep = []
+    dicts = []
+    for i in range(depth):
+        if split:
+            o = _Node()
+            keep.append(o)
+            o.n = i
+            o.child = None
+            d = o.__dict__
+        else:
+            d = {"n": i, "child": None}
+        dicts.append(d)
+    for i, d in enumerate(dicts):
+        d["child"] = dicts[i + 1] if i + 1 < depth else "end"
+        if hits:
+            d["shared"] = shared
+            d["own"] = [i]
+            d["root"] = dicts[0]
+    return dicts[0], keep
+
+
+@pytest.mark.parametrize("depth", [1, 15, 16, 17, 18, 33, 200])
+@pytest.mark.parametrize("split", [False, True], ids=["table", "split"])
+@pytest.mark.parametrize("hits", [False, True], ids=["chain", "shared"])
+def test_dict_chains_past_the_c_recursion_bound(depth, split, hits):
+    from isomorphism import assert_same_copy
+
+    x, keep = _dict_chain(depth, split, hits)
+    want = copy.deepcopy(x)
+    assert_same_copy(x, want, fastcopy.deepcopy(x))
+    assert keep or not split
+
+
+def test_dict_chain_a_million_deep_in_a_thread():
+    # a thread's stack (threading.stack_size) is all the engine gets: the
+    # C recursion of a dict chain must stay bounded there too
+    import threading
+
+    x = {}
+    for _ in range(1_000_000):
+        x = {"k": x}
+    out = []
+    old = threading.stack_size(256 * 1024)
+    try:
+        t = threading.Thread(target=lambda: out.append(fastcopy.deepcopy(x)))
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old)
+    y, depth = out[0], 0
+    while y:
+        assert type(y) is dict and list(y) == ["k"]
+        y, depth = y["k"], depth + 1
+    assert depth == 1_000_000
+    del out, y

@@ -52,6 +52,13 @@
 
 typedef enum { MEMO_NATIVE, MEMO_DICT, MEMO_MAPPING } MemoMode;
 
+/* visit_dict copies the first value that needs it by calling visit()
+ * directly, so a chain of dicts recurses on the C stack: at most this
+ * deep (about 200 bytes a level), then the chain goes on in run()'s loop.
+ * A deep chain of {"k": {...}} crashed with a stack overflow at about
+ * 45,000 levels before this bound. */
+#define FC_DICT_NEST_MAX 16
+
 typedef enum {
     F_LIST,      /* x list, y copy, i next index */
     F_DICT,      /* x dict, y copy, i PyDict_Next pos, n size at start,
@@ -161,6 +168,8 @@ typedef struct {
     Py_ssize_t flush_from;
     Py_ssize_t elided_small[FC_SMALL_FRAMES];
     int elide_extra;         /* refs the visit of the next child holds */
+    int nest;                /* visit() calls under visit_dict's (at most
+                                FC_DICT_NEST_MAX: the C stack) */
     uint8_t gc;              /* GC_*: the collector held off (gc_hold) */
     Py_ssize_t visits;       /* visit() calls: about the containers made */
     SlotItem *sl;            /* F_SLOTS frames' slots, LIFO like frames */
@@ -2161,18 +2170,28 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     f->i = pos;
     f->n = n;
     f->n2 = left;
-    if (k != NULL) {
+    if (k != NULL && c->nest == FC_DICT_NEST_MAX) {
+        /* A chain of dicts this deep inside visit(): leave the value to
+         * step_dict, which fetches entry pos - 1 again (counted in `left`),
+         * and let the C stack unwind to run()'s loop. */
+        f->i = pos - 1;
+    }
+    else if (k != NULL) {
         /* The scan stopped on a value that needs copying: copy it now, as
          * step_dict's DICT_PATCH loop would next (rather than fetch it
          * again there).  Pushed: its copy reaches step_dict as `incoming`
-         * and patches y[k].  Done: patch here; step_dict goes on from pos. */
+         * and patches y[k].  Done: patch here; step_dict goes on from pos.
+         * This is the one place where visit() recurses (a dict value that
+         * is a dict starts here too): c->nest bounds it. */
         Py_ssize_t fi = c->depth - 1;
         f->n2 = left - 1;
         f->a = Py_NewRef(k);
         PyObject *r;
         c->elide_extra = 1;    /* y holds the value too, until patched */
         int hit = 0;           /* (v is not atomic: the scan stopped on it) */
+        c->nest++;
         VisitResult vr = visit_child_nonhot(c, v, &r, &hit);
+        c->nest--;
         c->elide_extra = 0;
         if (vr != V_DONE) {
             return vr;
@@ -2746,6 +2765,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.flush_from = 0;
     c.ninline = 0;
     c.elide_extra = 0;
+    c.nest = 0;
     c.stale = 0;      /* set below, once c.gc is known */
     c.gc = FC_GC_HOLD ? GC_RELEASED : GC_UNMANAGED;
     c.visits = 0;
