@@ -145,6 +145,7 @@ typedef struct {
     PyTypeObject *hot[5];
     int memo_first;          /* native memo consulted before anything else
                                 (mode == MEMO_NATIVE, before 3.14) */
+    int fast_visit;          /* see visit_unheld */
     int patch_ok;            /* dicts may start in DICT_PATCH (visit_dict) */
     uint8_t stale;           /* STALE_*: what the next visit() must do
                                 first (copier_wake) */
@@ -279,6 +280,9 @@ copier_update_fast_atoms(Copier *c)
     c->hot[3] = c->fast_hot ? &PyBool_Type : NULL;
     c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
     c->memo_first = c->mode == MEMO_NATIVE && !c->st->atomic_first;
+    /* visit_unheld's list and dict path: the stdlib's dispatch table has
+     * its own entries only (fast_atoms) and the native memo comes first */
+    c->fast_visit = c->memo_first && c->fast_atoms;
     c->patch_ok = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_hot;
     if (c->stale & STALE_TABLES) {
         copier_mark_stale(c);   /* (defined below) until copier_resync */
@@ -594,12 +598,14 @@ done_log(Copier *c, PyObject *x, PyObject *y)
  */
 
 static inline int
-can_elide(Copier *c, PyObject *x)
+can_elide(Copier *c, PyObject *x, int held)
 {
-    /* visit_child holds one reference to x, plus elide_extra.  c->late is
-     * also 1 more while c->elide is off, and elide_extra is FC_ROOT_EXTRA
-     * while the root is visited, so that the test is two compares. */
-    return c->late == 0 && Py_REFCNT(x) == 2 + c->elide_extra;
+    /* The container x came from holds one reference, elide_extra more
+     * (a DICT_PATCH copy holding the value too), and held says whether
+     * the visit holds one (all but visit_unheld's list and dict path).  c->late is also 1 more while c->elide is off, and
+     * elide_extra is FC_ROOT_EXTRA while the root is visited, so that the
+     * test is two compares. */
+    return c->late == 0 && Py_REFCNT(x) == 1 + held + c->elide_extra;
 }
 
 static FC_NOINLINE int
@@ -830,7 +836,12 @@ FC_ALWAYS_INLINE Frame *
 frame_push(Copier *c, FrameKind kind, PyObject *x)
 {
     c->ticks++;
+    /* x first: frame_push_slow may run a signal handler, which may drop
+     * the last other reference to x (visit_unheld's list and dict path
+     * holds none) */
+    Py_INCREF(x);
     if ((c->depth == c->cap || (c->ticks & 0x3FFF) == 0) && frame_push_slow(c) < 0) {
+        Py_DECREF(x);
         return NULL;
     }
     Frame *f = &c->frames[c->depth++];
@@ -841,7 +852,7 @@ frame_push(Copier *c, FrameKind kind, PyObject *x)
         c->late++;
     }
     f->i = f->n = f->n2 = 0;
-    f->x = Py_NewRef(x);
+    f->x = x;                   /* (the reference taken above) */
     f->y = f->a = f->b = f->c = f->d = NULL;
     return f;
 }
@@ -977,6 +988,38 @@ frame_finish(Copier *c, Frame *f)
  * stands (x is a key of it, *out its value); on V_PUSHED the frame must
  * return S_PUSHED at once (the stack may have moved). */
 static inline VisitResult visit_child_nonhot(Copier *c, PyObject *x, PyObject **out, int *hit);
+static VisitResult visit_list_unheld(Copier *c, PyObject *x, PyObject **out);
+static VisitResult visit_dict_unheld(Copier *c, PyObject *x, PyObject **out);
+
+/* visit(x) for x borrowed from a container, the native memo consulted if
+ * `checked`.  Python code run by the visit may drop the container's
+ * reference, so visit() runs with one of our own -- but for a list or a
+ * dict with that memo consulted, the tables in sync and the collector
+ * held (c->stale clear): no Python code runs there before the frame
+ * pushed for x holds it (frame_push takes its reference before the one
+ * thing in it that can run Python code, the periodic signal check), and
+ * that saves an increment and a decrement a container (about 11
+ * instructions on 3.12+, where they test for immortal objects).  GIL
+ * builds: elsewhere other threads may drop x at any time. */
+FC_ALWAYS_INLINE VisitResult
+visit_unheld(Copier *c, PyObject *x, PyObject **out, int checked)
+{
+#ifndef Py_GIL_DISABLED
+    if (checked && c->fast_visit && !c->stale) {
+        PyTypeObject *tp = Py_TYPE(x);
+        if (tp == &PyList_Type) {
+            return visit_list_unheld(c, x, out);
+        }
+        if (tp == &PyDict_Type) {
+            return visit_dict_unheld(c, x, out);
+        }
+    }
+#endif
+    Py_INCREF(x);
+    VisitResult v = visit(c, x, out, checked);
+    Py_DECREF(x);
+    return v;
+}
 
 static inline VisitResult
 visit_child_hit(Copier *c, PyObject *x, PyObject **out, int *hit)
@@ -1004,10 +1047,7 @@ visit_child_nonhot(Copier *c, PyObject *x, PyObject **out, int *hit)
         }
         checked = 1;
     }
-    Py_INCREF(x);
-    VisitResult v = visit(c, x, out, checked);
-    Py_DECREF(x);
-    return v;
+    return visit_unheld(c, x, out, checked);
 }
 
 static inline VisitResult
@@ -1299,9 +1339,7 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         }
         else if (checked) {
             /* visit_child_nonhot's miss: dict_patch_run looked it up */
-            Py_INCREF(value);
-            v = visit(c, value, &r, 1);
-            Py_DECREF(value);
+            v = visit_unheld(c, value, &r, 1);
         }
         else {
             int hit = 0;
@@ -2047,15 +2085,15 @@ visit_python(Copier *c, PyObject *x, PyObject *callable, PyObject *arg,
     return visit_finished(c, x, y, 0, out);
 }
 
-static VisitResult
-visit_list(Copier *c, PyObject *x, PyObject **out)
+FC_ALWAYS_INLINE VisitResult
+visit_list(Copier *c, PyObject *x, PyObject **out, int held)
 {
     Py_ssize_t n = PyList_GET_SIZE(x);
     PyObject *y = fc_list_new_capacity(n);     /* filled by appends */
     if (y == NULL) {
         return V_ERROR;
     }
-    int elide = can_elide(c, x);
+    int elide = can_elide(c, x, held);
     if (!elide && memo_put(c, x, y) < 0) {      /* memo[id(x)] = y */
         Py_DECREF(y);
         return V_ERROR;
@@ -2132,8 +2170,8 @@ dict_patch_base(PyObject *x)
     return PyDict_Copy(x);
 }
 
-static VisitResult
-visit_dict(Copier *c, PyObject *x, PyObject **out)
+FC_ALWAYS_INLINE VisitResult
+visit_dict(Copier *c, PyObject *x, PyObject **out, int held)
 {
     /* Optimistically DICT_PATCH (see step_dict) when the memo is native and
      * atoms need no memo lookup; the first key that is not a str, int,
@@ -2143,7 +2181,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     if (y == NULL) {
         return V_ERROR;
     }
-    int elide = can_elide(c, x);
+    int elide = can_elide(c, x, held);
     if (!elide && memo_put(c, x, y) < 0) {
         Py_DECREF(y);
         return V_ERROR;
@@ -2263,6 +2301,27 @@ visit_dict(Copier *c, PyObject *x, PyObject **out)
     return V_PUSHED;
 }
 
+/* visit() of a list or dict whose caller holds no reference to it: see
+ * visit_unheld.  Out of line, so that visit() keeps its own inlined copy
+ * and a call here pays only these functions' smaller prologues. */
+static FC_NOINLINE VisitResult
+visit_list_unheld(Copier *c, PyObject *x, PyObject **out)
+{
+#if FC_GC_HOLD
+    c->visits++;
+#endif
+    return visit_list(c, x, out, 0);
+}
+
+static FC_NOINLINE VisitResult
+visit_dict_unheld(Copier *c, PyObject *x, PyObject **out)
+{
+#if FC_GC_HOLD
+    c->visits++;
+#endif
+    return visit_dict(c, x, out, 0);
+}
+
 static VisitResult
 visit_tuple(Copier *c, PyObject *x, PyObject **out)
 {
@@ -2282,7 +2341,7 @@ visit_tuple(Copier *c, PyObject *x, PyObject **out)
     if (y == NULL) {
         return V_ERROR;
     }
-    int elide = can_elide(c, x);
+    int elide = can_elide(c, x, 1);
     Frame *f = frame_push(c, F_TUPLE, x);
     if (f == NULL) {
         Py_DECREF(y);
@@ -2463,7 +2522,7 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
      * STRAT_PLAIN_DICT means tp_new is object's); with its values array
      * when they are to be written */
     y = fc_new_plain_instance(Py_TYPE(x), sv != NULL);
-    int elide = y != NULL && can_elide(c, x);
+    int elide = y != NULL && can_elide(c, x, 1);
     if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         Py_XDECREF(y);
         Py_DECREF(dict);
@@ -2538,7 +2597,7 @@ visit_slots(Copier *c, PyObject *x, const FcTypeEntry *e, PyObject **out)
         y = tp->tp_new(tp, noargs, NULL);
         Py_DECREF(noargs);
     }
-    int elide = y != NULL && can_elide(c, x);
+    int elide = y != NULL && can_elide(c, x, 1);
     if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         for (Py_ssize_t k = 0; k < n; k++) {
             Py_DECREF(c->sl[base + k].v);
@@ -2624,10 +2683,10 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
     }
     if (in_dispatch) {
         if (tp == &PyList_Type) {
-            return visit_list(c, x, out);
+            return visit_list(c, x, out, 1);
         }
         if (tp == &PyDict_Type) {
-            return visit_dict(c, x, out);
+            return visit_dict(c, x, out, 1);
         }
         if (tp == &PyTuple_Type) {
             return visit_tuple(c, x, out);
