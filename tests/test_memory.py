@@ -179,7 +179,7 @@ def _retained(fn: Callable[[], Any]) -> tuple[int, int]:
 BIG: dict[str, Callable[[], Any]] = {
     "flat_list": lambda: list(range(1_000_000)),
     "many_dicts": lambda: [{"k": i, "v": [i]} for i in range(100_000)],
-    "deep_list": lambda: _deep_list(100_000),
+    "deep_list": lambda: _deep_list(200 if IS_STDLIB else 100_000),   # the stdlib recurses
     "instances": lambda: [Node(str(i)) for i in range(50_000)],
     "shared": shared_graph,
 }
