@@ -2088,6 +2088,9 @@ visit_python(Copier *c, PyObject *x, PyObject *callable, PyObject *arg,
 FC_ALWAYS_INLINE VisitResult
 visit_list(Copier *c, PyObject *x, PyObject **out, int held)
 {
+#if FC_GC_HOLD
+    c->visits += !held;        /* (visit() counted the others) */
+#endif
     Py_ssize_t n = PyList_GET_SIZE(x);
     PyObject *y = fc_list_new_capacity(n);     /* filled by appends */
     if (y == NULL) {
@@ -2173,6 +2176,9 @@ dict_patch_base(PyObject *x)
 FC_ALWAYS_INLINE VisitResult
 visit_dict(Copier *c, PyObject *x, PyObject **out, int held)
 {
+#if FC_GC_HOLD
+    c->visits += !held;        /* (visit() counted the others) */
+#endif
     /* Optimistically DICT_PATCH (see step_dict) when the memo is native and
      * atoms need no memo lookup; the first key that is not a str, int,
      * float, bool or None switches the frame to DICT_EXACT. */
@@ -2303,22 +2309,18 @@ visit_dict(Copier *c, PyObject *x, PyObject **out, int held)
 
 /* visit() of a list or dict whose caller holds no reference to it: see
  * visit_unheld.  Out of line, so that visit() keeps its own inlined copy
- * and a call here pays only these functions' smaller prologues. */
+ * and a call here pays only these functions' smaller prologues (and
+ * apart, for the same reason: one function holding both would need the
+ * registers of the larger). */
 static FC_NOINLINE VisitResult
 visit_list_unheld(Copier *c, PyObject *x, PyObject **out)
 {
-#if FC_GC_HOLD
-    c->visits++;
-#endif
     return visit_list(c, x, out, 0);
 }
 
 static FC_NOINLINE VisitResult
 visit_dict_unheld(Copier *c, PyObject *x, PyObject **out)
 {
-#if FC_GC_HOLD
-    c->visits++;
-#endif
     return visit_dict(c, x, out, 0);
 }
 
