@@ -988,8 +988,10 @@ frame_finish(Copier *c, Frame *f)
  * stands (x is a key of it, *out its value); on V_PUSHED the frame must
  * return S_PUSHED at once (the stack may have moved). */
 static inline VisitResult visit_child_nonhot(Copier *c, PyObject *x, PyObject **out, int *hit);
+#ifndef Py_GIL_DISABLED
 static VisitResult visit_list_unheld(Copier *c, PyObject *x, PyObject **out);
 static VisitResult visit_dict_unheld(Copier *c, PyObject *x, PyObject **out);
+#endif
 
 /* visit(x) for x borrowed from a container, the native memo consulted if
  * `checked`.  Python code run by the visit may drop the container's
@@ -2312,6 +2314,7 @@ visit_dict(Copier *c, PyObject *x, PyObject **out, int held)
  * and a call here pays only these functions' smaller prologues (and
  * apart, for the same reason: one function holding both would need the
  * registers of the larger). */
+#ifndef Py_GIL_DISABLED
 static FC_NOINLINE VisitResult
 visit_list_unheld(Copier *c, PyObject *x, PyObject **out)
 {
@@ -2323,6 +2326,7 @@ visit_dict_unheld(Copier *c, PyObject *x, PyObject **out)
 {
     return visit_dict(c, x, out, 0);
 }
+#endif
 
 static VisitResult
 visit_tuple(Copier *c, PyObject *x, PyObject **out)
