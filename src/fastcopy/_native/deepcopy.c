@@ -61,7 +61,7 @@ typedef enum { MEMO_NATIVE, MEMO_DICT, MEMO_MAPPING } MemoMode;
 #define FC_DICT_NEST_MAX 16
 
 /* Copier.elide_extra while the root is visited: no reference count
- * equals 2 + this, so can_elide says no (the root's references are the
+ * equals 1 + held + this, so can_elide says no (the root's references are the
  * caller's) without a test of its own. */
 #define FC_ROOT_EXTRA (PY_SSIZE_T_MIN / 2)
 
@@ -602,9 +602,10 @@ can_elide(Copier *c, PyObject *x, int held)
 {
     /* The container x came from holds one reference, elide_extra more
      * (a DICT_PATCH copy holding the value too), and held says whether
-     * the visit holds one (all but visit_unheld's list and dict path).  c->late is also 1 more while c->elide is off, and
-     * elide_extra is FC_ROOT_EXTRA while the root is visited, so that the
-     * test is two compares. */
+     * the visit holds one (all but visit_unheld's list and dict path).
+     * c->late is also 1 more while c->elide is off, and elide_extra is
+     * FC_ROOT_EXTRA while the root is visited, so that the test is two
+     * compares. */
     return c->late == 0 && Py_REFCNT(x) == 1 + held + c->elide_extra;
 }
 
@@ -2013,9 +2014,8 @@ step(Copier *c, PyObject *incoming, PyObject **out)
     }
     switch (kind) {
     case F_LIST:
-        return step_list(c, fi, incoming, out);
     case F_DICT:
-        return step_dict(c, fi, incoming, out);
+        break;                  /* (above) */
     case F_TUPLE:
         return step_tuple(c, fi, incoming, out);
     case F_SET:
