@@ -70,8 +70,9 @@ typedef enum {
     F_DICT,      /* x dict, y copy, i PyDict_Next pos, n size at start,
                     n2 items left; a key (orig) while its value is copied,
                     b value copy while the key is copied */
-    F_TUPLE,     /* x tuple, y new tuple being filled, i next index,
-                    n "some item changed" */
+    F_TUPLE,     /* x tuple, i next index, n "some item changed"; the
+                    copies of the items in held[] (up to FC_TUPLE_HELD
+                    items), else in y, a new tuple being filled */
     F_SET,       /* x set/frozenset, a snapshot list, y list of copies */
     F_METHOD,    /* x bound method; its __self__ is being copied */
     F_PLAIN,     /* x instance of a STRAT_PLAIN_DICT class, y its copy,
@@ -99,8 +100,20 @@ typedef struct {
     uint8_t lim;       /* PLAIN_INLINE: the indices y's values can take
                           (a shared keys object has at most 30 entries) */
     Py_ssize_t i, n, n2;
-    PyObject *x, *y, *a, *b, *c, *d;
+    PyObject *x, *y;
+    union {
+        struct {
+            PyObject *a, *b, *c, *d;
+        };
+        PyObject *held[4];    /* F_TUPLE: the copies of a small tuple's items */
+    };
 } Frame;
+
+/* A tuple of up to this many items is built once its items are copied,
+ * from the copies its frame holds, as the stdlib's _deepcopy_tuple does
+ * (and not at all when every item is its own copy); a longer one is
+ * filled in place (see visit_tuple). */
+#define FC_TUPLE_HELD 4
 
 /* An original whose copy is finished, in the order the stdlib appends to
  * its keep-alive list.  y == NULL: x is in the memo table (borrowed, the
@@ -1403,9 +1416,12 @@ step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
      * return x if every item is its own copy else tuple(y) */
     Frame *f = &c->frames[fi];
     Py_ssize_t n = PyTuple_GET_SIZE(f->x);
+    /* the copies go to y's items or to the frame's held[] (which moves
+     * with the frames: dst is read again after each child) */
+    PyObject **dst = n > FC_TUPLE_HELD ? ((PyTupleObject *)f->y)->ob_item : f->held;
     if (incoming != NULL) {
         f->n |= (incoming != PyTuple_GET_ITEM(f->x, f->i - 1));
-        PyTuple_SET_ITEM(f->y, f->i - 1, incoming);
+        dst[f->i - 1] = incoming;
     }
     while (f->i < n) {
         PyObject *item = PyTuple_GET_ITEM(f->x, f->i++), *r;
@@ -1414,8 +1430,9 @@ step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
             return v == V_PUSHED ? S_PUSHED : S_ERROR;
         }
         f = &c->frames[fi];
+        dst = n > FC_TUPLE_HELD ? ((PyTupleObject *)f->y)->ob_item : f->held;
         f->n |= (r != item);
-        PyTuple_SET_ITEM(f->y, f->i - 1, r);
+        dst[f->i - 1] = r;
     }
     PyObject *result;
     int rc = memo_getitem(c, f->x, &result);
@@ -1423,12 +1440,25 @@ step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         return S_ERROR;
     }
     if (rc == 0) {
-        if (f->n) {
+        if (!f->n) {
+            result = Py_NewRef(f->x);
+        }
+        else if (n > FC_TUPLE_HELD) {
             result = f->y;
             f->y = NULL;
+            PyObject_GC_Track(result);   /* complete (visit_tuple) */
         }
         else {
-            result = Py_NewRef(f->x);
+            /* nothing runs between the allocation and the fill: collections
+             * before 3.12 run inside it, before the tuple exists */
+            result = PyTuple_New(n);
+            if (result == NULL) {
+                return S_ERROR;
+            }
+            for (Py_ssize_t k = 0; k < n; k++) {
+                PyTuple_SET_ITEM(result, k, f->held[k]);
+                f->held[k] = NULL;
+            }
         }
     }
     int elided = f->elided;
@@ -1545,6 +1575,9 @@ args:
         }
         f = &c->frames[fi];
         PyTuple_SET_ITEM(f->b, f->i - 1, r);
+    }
+    if (f->b != NULL) {
+        PyObject_GC_Track(f->b);      /* complete (visit_reduce) */
     }
     if (c->npatch > 0 && reduce_new_runs_python(st, p.func, f->b != NULL ? f->b : p.args) &&
         copier_settle_dicts(c) < 0) {
@@ -2343,14 +2376,24 @@ visit_tuple(Copier *c, PyObject *x, PyObject **out)
             return V_DONE;
         }
     }
-    PyObject *y = PyTuple_New(n);
-    if (y == NULL) {
-        return V_ERROR;
+    PyObject *y = NULL;
+    if (n > FC_TUPLE_HELD) {
+        y = PyTuple_New(n);
+        if (y == NULL) {
+            return V_ERROR;
+        }
+        /* y's items are NULL until copied, and Python code may run
+         * meanwhile (a hook, a __del__): y is out of the collector's lists
+         * until step_tuple finishes it, so that gc.get_objects() and
+         * gc.get_referents() cannot hand it to that code (iterating a
+         * tuple with a NULL item crashes; the stdlib builds its tuple only
+         * once the items are copied, as the small-tuple path does) */
+        PyObject_GC_UnTrack(y);
     }
     int elide = can_elide(c, x, 1);
     Frame *f = frame_push(c, F_TUPLE, x);
     if (f == NULL) {
-        Py_DECREF(y);
+        Py_XDECREF(y);
         return V_ERROR;
     }
     f->y = y;
@@ -2412,6 +2455,7 @@ visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
             Py_DECREF(rv);
             return V_ERROR;
         }
+        PyObject_GC_UnTrack(cargs);   /* until filled: see visit_tuple */
     }
     Frame *f = NULL;
     if (c->reduce_depth >= FC_MAX_REDUCE_DEPTH) {

@@ -186,6 +186,9 @@ dispatch_tuple(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (y == NULL) {
         return NULL;
     }
+    if (n > 0) {
+        PyObject_GC_UnTrack(y);     /* NULL items until the loop ends: see visit_tuple */
+    }
     int changed = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyTuple_GET_ITEM(x, i);
@@ -218,5 +221,6 @@ dispatch_tuple(FcState *st, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         Py_DECREF(y);
         return Py_NewRef(x);
     }
+    PyObject_GC_Track(y);
     return y;
 }
