@@ -869,6 +869,14 @@ r_fill_list(Replay *R, const PNode *p, PyObject *y)
         if (v == NULL) {
             return -1;
         }
+        /* r_node may allocate, and with replay_hashes (the collector not
+         * held) a collection before 3.12 runs Python code that may have
+         * reached y and changed it: its items read again */
+        if (pt->pos >= PyList_GET_SIZE(y)) {
+            PyErr_SetString(PyExc_RuntimeError, "list changed size during Template replay");
+            return -1;
+        }
+        items = ((PyListObject *)y)->ob_item;
         PyObject *old = items[pt->pos];
         items[pt->pos] = Py_NewRef(v);
         Py_XDECREF(old);
@@ -958,17 +966,19 @@ r_fill_dict(Replay *R, const PNode *p, PyObject *y)
             if (slot != NULL && *slot == Py_None) {
                 *slot = Py_NewRef(objs[pt->node]);
                 Py_DECREF(Py_None);
+                continue;
             }
-            else if (PyDict_SetItem(y, pt->key, objs[pt->node]) < 0) {
-                return -1;
-            }
+            /* y is not the prototype's clone any more: the rest by
+             * PyDict_SetItem, which may hash through Python and resize
+             * y (entries would then be stale) */
+            break;
         }
         /* what PyDict_SetItem would have done: a dict holding containers
          * is tracked by the garbage collector */
         if (p->npatch > 0 && !PyObject_GC_IsTracked(y)) {
             PyObject_GC_Track(y);
         }
-        return 0;
+        /* (the rest, if any: below) */
     }
 #endif
     for (; pt < end; pt++) {
@@ -1078,12 +1088,23 @@ r_run(TemplateObject *t)
                 }
                 break;
             }
+            /* r_get may allocate: with replay_hashes, before 3.12, a
+             * collection may run Python code, which must not find y with
+             * NULL items (only objs[i] refers to it: no tuple is on a
+             * cycle) */
+            int hide = t->replay_hashes && cnt > 0;
+            if (hide) {
+                PyObject_GC_UnTrack(y);
+            }
             for (uint32_t j = 0; j < cnt; j++) {
                 PyObject *v = r_get(&R, refs[j]);
                 if (v == NULL) {
                     goto error;
                 }
                 items[j] = Py_NewRef(v);
+            }
+            if (hide) {
+                PyObject_GC_Track(y);
             }
             break;
         }
@@ -1445,6 +1466,27 @@ t_compile(TemplateObject *t, Builder *b)
             break;
         }
     }
+    /* A replay that hashes through Python runs Python code while lists made
+     * on demand (cycle targets) wait for their fill, and that code can
+     * reach them (gc.get_objects(), or gc.get_referents() of a container
+     * already filled): such a list must not hold NULL items (reading one
+     * crashes), so it starts from a prototype of None, like the lists that
+     * hold leaves. */
+    for (Py_ssize_t i = 0; t->replay_hashes && i < t->nnodes; i++) {
+        PNode *p = &t->nodes[i];
+        if (p->op != OP_LIST) {
+            continue;
+        }
+        PyObject *proto = PyList_New(p->count);
+        if (proto == NULL) {
+            return -1;
+        }
+        for (uint32_t j = 0; j < p->count; j++) {
+            PyList_SET_ITEM(proto, j, Py_NewRef(Py_None));
+        }
+        p->op = OP_LIST_PROTO;
+        p->proto = proto;
+    }
     return 0;
 }
 
@@ -1564,17 +1606,21 @@ t_replicate(TemplateObject *t, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "n must be >= 0");
         return NULL;
     }
-    PyObject *out = PyList_New(n);
+    /* appended to, not PyList_New(n) filled in: a copy may run hooks, which
+     * may find `out` through the collector (gc.get_objects()), and a list
+     * must not show them NULL items */
+    PyObject *out = PyList_New(0);
     if (out == NULL) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *y = t_copy(t);
-        if (y == NULL) {
+        int rc = y == NULL ? -1 : PyList_Append(out, y);
+        Py_XDECREF(y);
+        if (rc < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        PyList_SET_ITEM(out, i, y);
     }
     return out;
 }
