@@ -30,8 +30,6 @@
 #include "deepcopy.h"
 #include "shallow.h"
 
-#define FC_PATCH_SLOTS 4
-
 /* Where patching by entry point works: see the comment at the top. */
 #define FC_PATCH_VECTORCALL (FC_PY312_PLUS || !FC_PY311_PLUS)
 
@@ -49,7 +47,7 @@ patch_set_entry(PyObject *func, vectorcallfunc entry)
 }
 
 typedef struct {
-    PyObject *func;          /* borrowed identity; kept alive by `copy` */
+    PyObject *func;          /* owned while patched (a strong reference) */
     FcState *st;
     vectorcallfunc original;
     int deep;
@@ -58,26 +56,80 @@ typedef struct {
 #endif
 } PatchSlot;
 
-/* Process-wide: the stdlib function objects are process-wide too.
- * patch()/unpatch() are serialised by _patch.py's lock; patch_call reads a
- * slot without it.  Free-threaded builds: a call may be running
- * patch_call in another thread while unpatch() restores the function, so
- * patch_remove leaves the slot's fields as they are (only `active` goes
- * to 0), and patching the same function again reuses its slot, writing
- * the same values back (same function, same entry point, same module
- * state unless the module itself was re-created). */
-static PatchSlot patch_slots[FC_PATCH_SLOTS];
+/* Process-wide, in chunks of FC_PATCH_CHUNK slots: the first is static, the
+ * others are added as needed and never moved or freed, so patch_call can
+ * read a slot while another thread adds a chunk.  Each interpreter that
+ * patches takes two slots (its own copy module has its own function
+ * objects), and a host may run many: legacy subinterpreters, each of which
+ * runs fastcopy-autopatch.pth when it imports site.  A module's slots are
+ * freed by patch_remove_all when it goes (mod_free).
+ *
+ * patch()/unpatch() are serialised within an interpreter by _patch.py's
+ * lock, and across interpreters by the GIL they share (fastcopy refuses to
+ * load in an interpreter with its own GIL) or, on free-threaded builds, by
+ * patch_lock.  patch_call reads a slot without a lock.  Free-threaded
+ * builds: a call may be running patch_call in another thread while
+ * unpatch() restores the function, so patch_remove leaves the slot's
+ * fields as they are (only `active` goes to 0, and the reference is
+ * released: the running call's caller holds its own), and patching the
+ * same function again reuses its slot, writing the same values back (same
+ * function, same entry point, same module state unless the module itself
+ * was re-created). */
+#define FC_PATCH_CHUNK 8
+
+typedef struct PatchChunk {
+    PatchSlot slot[FC_PATCH_CHUNK];
+    struct PatchChunk *next;
+} PatchChunk;
+
+static PatchChunk patch_chunks;
+
+#ifdef Py_GIL_DISABLED
+static PyMutex patch_lock;
+#define PATCH_LOCK() PyMutex_Lock(&patch_lock)
+#define PATCH_UNLOCK() PyMutex_Unlock(&patch_lock)
+#define PATCH_NEXT(ch) \
+    atomic_load_explicit((_Atomic(PatchChunk *) *)&(ch)->next, memory_order_acquire)
+#define PATCH_PUBLISH(ch, n) \
+    atomic_store_explicit((_Atomic(PatchChunk *) *)&(ch)->next, (n), memory_order_release)
+#else
+#define PATCH_LOCK() ((void)0)
+#define PATCH_UNLOCK() ((void)0)
+#define PATCH_NEXT(ch) ((ch)->next)
+#define PATCH_PUBLISH(ch, n) ((ch)->next = (n))
+#endif
 
 static PatchSlot *
 patch_find(PyObject *func)
 {
-    for (int i = 0; i < FC_PATCH_SLOTS; i++) {
-        if (patch_slots[i].func == func) {
-            return &patch_slots[i];
+    for (PatchChunk *ch = &patch_chunks; ch != NULL; ch = PATCH_NEXT(ch)) {
+        for (int i = 0; i < FC_PATCH_CHUNK; i++) {
+            if (ch->slot[i].func == func) {
+                return &ch->slot[i];
+            }
         }
     }
     return NULL;
 }
+
+#if FC_PATCH_VECTORCALL
+/* A new chunk's first slot, or NULL with MemoryError. */
+static PatchSlot *
+patch_grow(void)
+{
+    PatchChunk *last = &patch_chunks;
+    while (PATCH_NEXT(last) != NULL) {
+        last = PATCH_NEXT(last);
+    }
+    PatchChunk *ch = PyMem_RawCalloc(1, sizeof(PatchChunk));
+    if (ch == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    PATCH_PUBLISH(last, ch);
+    return &ch->slot[0];
+}
+#endif
 
 static PyObject *
 patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -120,6 +172,43 @@ patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *k
     return fc_deepcopy(slot->st, x, memo);
 }
 
+#if FC_PATCH_VECTORCALL
+/* The slot to patch `func` in: its own (NULL when it is patched already),
+ * a free one, or one of a new chunk.  *err on failure. */
+static PatchSlot *
+patch_take(PyObject *func, int *err)
+{
+    *err = 0;
+    PatchSlot *slot = patch_find(func);
+#ifdef Py_GIL_DISABLED
+    if (slot != NULL) {
+        return slot->active ? NULL : slot;
+    }
+    slot = patch_find(NULL);
+    for (PatchChunk *ch = &patch_chunks; slot == NULL && ch != NULL; ch = PATCH_NEXT(ch)) {
+        for (int i = 0; slot == NULL && i < FC_PATCH_CHUNK; i++) {
+            /* reuse one unpatched earlier, rather than grow for every
+             * interpreter ever created (a call that raced with that unpatch
+             * and is still before its patch_find would then get the "lost
+             * its slot" SystemError, not a crash) */
+            if (!ch->slot[i].active) {
+                slot = &ch->slot[i];
+            }
+        }
+    }
+#else
+    if (slot != NULL) {
+        return NULL;
+    }
+    slot = patch_find(NULL);
+#endif
+    if (slot == NULL && (slot = patch_grow()) == NULL) {
+        *err = 1;
+    }
+    return slot;
+}
+#endif
+
 int
 patch_install(FcState *st, PyObject *func, int deep)
 {
@@ -128,43 +217,21 @@ patch_install(FcState *st, PyObject *func, int deep)
         PyErr_SetString(PyExc_TypeError, "fastcopy: can only patch a Python function");
         return -1;
     }
-#ifdef Py_GIL_DISABLED
-    PatchSlot *slot = patch_find(func);
+    PATCH_LOCK();
+    int err;
+    PatchSlot *slot = patch_take(func, &err);
     if (slot != NULL) {
-        if (slot->active) {
-            return 0;
-        }
-    }
-    else {
-        slot = patch_find(NULL);
-        for (int i = 0; slot == NULL && i < FC_PATCH_SLOTS; i++) {
-            /* all taken: reuse one unpatched earlier (a call that raced
-             * with that unpatch and is still before its patch_find would
-             * then get the "lost its slot" SystemError, not a crash) */
-            if (!patch_slots[i].active) {
-                slot = &patch_slots[i];
-            }
-        }
-    }
-#else
-    if (patch_find(func) != NULL) {
-        return 0;
-    }
-    PatchSlot *slot = patch_find(NULL);
-#endif
-    if (slot == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many patched functions");
-        return -1;
-    }
-    slot->func = func;
-    slot->st = st;
-    slot->deep = deep;
-    slot->original = ((PyFunctionObject *)func)->vectorcall;
+        slot->func = Py_NewRef(func);
+        slot->st = st;
+        slot->deep = deep;
+        slot->original = ((PyFunctionObject *)func)->vectorcall;
 #ifdef Py_GIL_DISABLED
-    slot->active = 1;
+        slot->active = 1;
 #endif
-    patch_set_entry(func, patch_call);
-    return 0;
+        patch_set_entry(func, patch_call);
+    }
+    PATCH_UNLOCK();
+    return err ? -1 : 0;
 #else
     (void)st;
     (void)func;
@@ -178,16 +245,15 @@ patch_install(FcState *st, PyObject *func, int deep)
 #endif
 }
 
-int
-patch_remove(PyObject *func)
+/* Undo patch_install for `slot`; returns the reference it held, for the
+ * caller to release once no slot is being changed. */
+static PyObject *
+patch_clear(PatchSlot *slot)
 {
-    PatchSlot *slot = patch_find(func);
-    if (slot == NULL || func == NULL) {
-        return 0;
-    }
+    PyObject *func = slot->func;
 #ifdef Py_GIL_DISABLED
     if (!slot->active) {
-        return 0;
+        return NULL;
     }
     patch_set_entry(func, slot->original);
     slot->active = 0;     /* the rest stays for calls still in patch_call */
@@ -197,15 +263,33 @@ patch_remove(PyObject *func)
 #endif
     memset(slot, 0, sizeof(*slot));
 #endif
+    return func;
+}
+
+int
+patch_remove(PyObject *func)
+{
+    if (func == NULL) {
+        return 0;
+    }
+    PATCH_LOCK();
+    PatchSlot *slot = patch_find(func);
+    PyObject *held = slot != NULL ? patch_clear(slot) : NULL;
+    PATCH_UNLOCK();
+    Py_XDECREF(held);
     return 0;
 }
 
 void
 patch_remove_all(FcState *st)
 {
-    for (int i = 0; i < FC_PATCH_SLOTS; i++) {
-        if (patch_slots[i].func != NULL && patch_slots[i].st == st) {
-            (void)patch_remove(patch_slots[i].func);
+    for (PatchChunk *ch = &patch_chunks; ch != NULL; ch = PATCH_NEXT(ch)) {
+        for (int i = 0; i < FC_PATCH_CHUNK; i++) {
+            PATCH_LOCK();
+            PatchSlot *slot = &ch->slot[i];
+            PyObject *held = slot->func != NULL && slot->st == st ? patch_clear(slot) : NULL;
+            PATCH_UNLOCK();
+            Py_XDECREF(held);
         }
     }
 }
