@@ -329,6 +329,37 @@ def test_replicate() -> None:
         Template(x).replicate("3")  # type: ignore[arg-type]
 
 
+def test_replicate_more_than_memory_can_hold_is_a_memoryerror_at_once() -> None:
+    """Room for the n results is reserved before the first copy: an n no
+    memory can hold is a MemoryError at once, as `[None] * n` is, and not
+    after copying until the machine runs out (an earlier replicate appended
+    without reserving, and `replicate([1], sys.maxsize)` went on until the
+    kernel killed the process).  The hook stops a regression after a few
+    copies instead."""
+    calls = []
+
+    class Counted:
+        def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+            calls.append(1)
+            if len(calls) > 50:
+                raise AssertionError("replicate copied before reserving room for n")
+            return Counted()
+
+    templates = [Template([Counted()]), Template({"a": [1, (2, [3])]})]
+    assert not templates[0].replayable and templates[1].replayable
+    for n in (sys.maxsize, sys.maxsize // 8, 2**56):
+        for t in templates:
+            calls.clear()       # the hook's Template copied its snapshot once when built
+            with pytest.raises(MemoryError):
+                t.replicate(n)
+            assert calls == []
+        with pytest.raises(MemoryError):
+            replicate([Counted()], n)
+        assert len(calls) == 1  # the snapshot, when replicate() builds its Template
+    calls.clear()
+    assert len(templates[0].replicate(3)) == 3 and len(calls) == 3
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(TypeError):
         Template()  # type: ignore[call-arg]

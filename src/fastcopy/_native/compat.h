@@ -349,6 +349,24 @@ fc_list_new_capacity(Py_ssize_t n)
 #endif
 }
 
+/* Append `v` (stolen) to a list being built, in the capacity reserved by
+ * fc_list_new_capacity while it lasts (size and capacity are read again
+ * each time, so Python code that changed the list meanwhile is seen), and
+ * with PyList_Append past it. */
+static inline int
+fc_list_append_steal(PyObject *list, PyObject *v)
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n < FC_LIST_ALLOCATED(list)) {
+        PyList_SET_ITEM(list, n, v);
+        Py_SET_SIZE(list, n + 1);
+        return 0;
+    }
+    int rc = PyList_Append(list, v);
+    Py_DECREF(v);
+    return rc;
+}
+
 /* y = object.__new__(tp), no arguments, for a class whose tp_new is
  * object's (STRAT_PLAIN_DICT).  On 3.11 and 3.12 object_new is tp_alloc
  * followed by _PyObject_InitializeDict, which gives a heap type's instance

@@ -970,15 +970,7 @@ list_append_steal(PyObject *list, PyObject *v)
         return 0;      /* visit_list_item: the item was gone */
     }
 #endif
-    Py_ssize_t n = PyList_GET_SIZE(list);
-    if (n < FC_LIST_ALLOCATED(list)) {
-        PyList_SET_ITEM(list, n, v);
-        Py_SET_SIZE(list, n + 1);
-        return 0;
-    }
-    int rc = PyList_Append(list, v);
-    Py_DECREF(v);
-    return rc;
+    return fc_list_append_steal(list, v);
 }
 
 /* ------------------------------------------------------------------ */

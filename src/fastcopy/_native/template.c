@@ -1606,18 +1606,18 @@ t_replicate(TemplateObject *t, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "n must be >= 0");
         return NULL;
     }
-    /* appended to, not PyList_New(n) filled in: a copy may run hooks, which
-     * may find `out` through the collector (gc.get_objects()), and a list
-     * must not show them NULL items */
-    PyObject *out = PyList_New(0);
+    /* the room for n items reserved at once (an n no memory can hold is a
+     * MemoryError now, not after filling all there is), and appended to,
+     * not PyList_New(n) filled in: a copy may run hooks, which may find
+     * `out` through the collector (gc.get_objects()), and a list must not
+     * show them NULL items */
+    PyObject *out = fc_list_new_capacity(n);
     if (out == NULL) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *y = t_copy(t);
-        int rc = y == NULL ? -1 : PyList_Append(out, y);
-        Py_XDECREF(y);
-        if (rc < 0) {
+        if (y == NULL || fc_list_append_steal(out, y) < 0) {
             Py_DECREF(out);
             return NULL;
         }
