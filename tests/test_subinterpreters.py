@@ -127,7 +127,10 @@ CHECK_COPIES = textwrap.dedent(
     assert fastcopy.deepcopy(p).v is not p.v
     P.__deepcopy__ = lambda self, memo: "hooked"
     assert fastcopy.deepcopy(p) == "hooked" == copy.deepcopy(p)
-    print("copies ok", n)
+    # one write(2) of the whole line: interpreters switching in the middle
+    # of a print() interleave their pieces on the shared pipe
+    import os
+    os.write(1, f"copies ok {{n}}\\n".encode())
     """
 )
 
