@@ -2400,12 +2400,11 @@ visit_set(Copier *c, PyObject *x)
     if (snapshot == NULL) {
         return V_ERROR;
     }
-    PyObject *copies = PyList_New(PyList_GET_SIZE(snapshot));
+    PyObject *copies = fc_list_new_capacity(PyList_GET_SIZE(snapshot));  /* list_append_steal */
     if (copies == NULL) {
         Py_DECREF(snapshot);
         return V_ERROR;
     }
-    Py_SET_SIZE(copies, 0);
     Frame *f = frame_push(c, F_SET, x);
     if (f == NULL) {
         Py_DECREF(snapshot);
