@@ -98,6 +98,19 @@ class _DispatchOverlay:
         return found
 
 
+class _SetOverlay:
+    """Stand-in for the separate instance's type sets (3.14+:
+    ``_atomic_types``, ``_copy_atomic_types``, ``_copy_builtin_containers``):
+    membership is that of the set the *real* ``copy`` module has under the
+    same name now, so that a change a test makes there is honoured."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __contains__(self, item: Any) -> bool:
+        return item in getattr(copy, self._name)
+
+
 def load_stdlib_instance() -> types.ModuleType:
     """A fresh, independent instance of the stdlib ``copy`` module."""
     name = "_fastcopy_tests_stdlib_copy"
@@ -107,6 +120,9 @@ def load_stdlib_instance() -> types.ModuleType:
     spec.loader.exec_module(mod)
     mod.Error = mod.error = copy.Error  # the contract: Error *is* copy.Error
     mod._deepcopy_dispatch = _DispatchOverlay(mod._deepcopy_dispatch, copy._deepcopy_dispatch)
+    for name in ("_atomic_types", "_copy_atomic_types", "_copy_builtin_containers"):
+        if hasattr(mod, name):
+            setattr(mod, name, _SetOverlay(name))
     if not hasattr(mod, "replace"):
         mod.replace = _replace_313
     return mod

@@ -68,27 +68,15 @@ def impl_fixture() -> Any:
 
 @pytest.fixture(autouse=True)
 def _stdlib_tables_restored() -> Any:
-    """Every test leaves copy's and copyreg's dispatch tables (and
-    copy.deepcopy) as it found them.  One entry left behind would make
-    every later test run with fastcopy's fast paths off (an entry in
-    copy._deepcopy_dispatch turns off the atom shortcuts), so a fault of
-    those paths would go unseen: the depth tests once hid a crash that
-    way."""
-    import copy
-    import copyreg
+    """Every test leaves copy's and copyreg's dispatch tables, the type sets
+    of 3.14+ (copy._atomic_types & co.) and copy.deepcopy as it found them.
+    One entry left behind would make every later test run with fastcopy's
+    fast paths off (an entry in copy._deepcopy_dispatch turns off the atom
+    shortcuts), so a fault of those paths would go unseen: the depth tests
+    once hid a crash that way."""
+    import _tables
 
-    def tables() -> tuple[Any, ...]:
-        return (
-            dict(copy._deepcopy_dispatch),  # type: ignore[attr-defined]
-            dict(copyreg.dispatch_table),
-            copy.deepcopy,
-            copy.deepcopy.__code__,
-        )
-
-    before = tables()
+    before = _tables.snapshot()
     yield
-    after = tables()
-    for what, b, a in zip(("copy._deepcopy_dispatch", "copyreg.dispatch_table"), before, after):
-        changed = {k for k in b.keys() | a.keys() if b.get(k) is not a.get(k)}
-        assert not changed, f"the test left {what} changed: {sorted(map(repr, changed))}"
-    assert before[2] is after[2] and before[3] is after[3], "the test left copy.deepcopy patched"
+    changed = _tables.differences(before, _tables.snapshot())
+    assert not changed, f"the test left {'; '.join(changed)}"

@@ -13,8 +13,8 @@ at every position:
 * same sharing and cycles: the walk keeps a bijection between the objects of
   ``expected`` and those of ``actual``; meeting an object again must meet its
   partner again;
-* containers: list / tuple / deque (in order), dict (in key order; keys and
-  values), set / frozenset (elements matched by identity with originals, by
+* containers: list / tuple / deque (in order), dict and 3.15's frozendict
+  (in key order; keys and values), set / frozenset (elements matched by identity with originals, by
   already-established partners, then by a structural fingerprint, with trial
   matching for ambiguous groups), bound methods, exceptions' ``args``,
   ``xml.etree`` elements, and every instance's ``__dict__`` and ``__slots__``.
@@ -30,6 +30,7 @@ behind by ``deepcopy(x, memo)``.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import enum
 import types
@@ -85,6 +86,12 @@ _IDENTITY_TYPES: tuple[type, ...] = (
 #: Exact types whose instances are plain values: compared by value, identity
 #: irrelevant (unless they belong to the original graph).
 _VALUE_TYPES: frozenset[type] = frozenset({int, float, complex, str, bytes, range})
+
+
+#: Mappings walked key by key: dict and its subclasses, and 3.15's frozendict
+#: (which is not a dict subclass).
+_FROZENDICT = getattr(builtins, "frozendict", None)
+_MAPPING_TYPES: tuple[type, ...] = (dict,) if _FROZENDICT is None else (dict, _FROZENDICT)
 
 
 def _is_value(x: Any) -> bool:
@@ -159,7 +166,7 @@ def _children(x: Any) -> Iterator[Any]:
     """Everything the walkers descend into (used to collect the original graph)."""
     if isinstance(x, _IDENTITY_TYPES) or _is_value(x):
         return
-    if isinstance(x, dict):
+    if isinstance(x, _MAPPING_TYPES):
         for k, v in list(x.items()):
             yield k
             yield v
@@ -376,7 +383,7 @@ class CopyMatcher:
             handled = True
             if vk != _value_key(a):
                 self._fail(path, "different value", e, a)
-        if isinstance(e, dict):
+        if isinstance(e, _MAPPING_TYPES):
             handled = True
             ie_items, ia_items = list(e.items()), list(a.items())
             if len(ie_items) != len(ia_items):
@@ -461,7 +468,7 @@ class CopyMatcher:
             return (tname,)
         parts: list[Any] = [tname, repr(vk) if vk is not _NO else None]
         d = depth - 1
-        if isinstance(x, dict):
+        if isinstance(x, _MAPPING_TYPES):
             parts.append(tuple((self._fp(k, expected_side, d), self._fp(v, expected_side, d)) for k, v in list(x.items())))
         elif isinstance(x, (list, tuple, collections.deque)):
             parts.append(tuple(self._fp(c, expected_side, d) for c in list(x)))

@@ -77,6 +77,15 @@ class FrozenSub(frozenset):
     pass
 
 
+#: 3.15's builtin frozendict (PEP 814), None before
+FROZENDICT: Any = getattr(__import__("builtins"), "frozendict", None)
+
+if FROZENDICT is not None:
+
+    class FrozenDictSub(FROZENDICT):  # type: ignore[misc,valid-type]
+        pass
+
+
 class IntSub(int):
     pass
 
@@ -331,12 +340,16 @@ _ANY_KINDS = [
     "namedtuple", "typed_namedtuple", "ordered_dict", "defaultdict", "deque", "counter",
     "bytearray", "method",
 ]
+if FROZENDICT is not None:
+    _ANY_KINDS += ["frozendict", "frozendict", "frozendict_backref", "frozendict_sub"]
 
 _HASHABLE_KINDS = [
     "atom", "atom", "atom", "value", "shared", "tuple", "frozenset", "plain", "slotted",
     "frozen_dc", "namedtuple", "frozen_sub", "tuple_sub", "reduce", "deepcopy_hook",
     "returns_self", "newargs",
 ]
+if FROZENDICT is not None:
+    _HASHABLE_KINDS += ["frozendict", "frozendict_sub"]
 
 
 class GraphBuilder:
@@ -434,6 +447,16 @@ class GraphBuilder:
             return self._finish(set(self._elements(depth, True)))
         if kind == "frozenset":
             return self._finish(frozenset(self._elements(depth, True)))
+        if kind in ("frozendict", "frozendict_sub"):
+            cls = FROZENDICT if kind == "frozendict" else FrozenDictSub
+            make = self.hashable if hashable else self.any
+            return self._finish(cls({self.hashable(d): make(d) for _ in range(self._size())}))
+        if kind == "frozendict_backref":
+            # a cycle through a frozendict: a list in it that holds it
+            back: list[Any] = []
+            fd = FROZENDICT({"back": back, **{self.hashable(d): self.any(d) for _ in range(self._size(2))}})
+            back.append(fd)
+            return self._finish(fd)
         if kind == "set_backref":
             s: set[Any] = SetSub() if self.draw(st.booleans()) else set()
             elem = Plain(parent=s)

@@ -421,6 +421,10 @@ class LoggingDictMemo(dict):  # type: ignore[type-arg]
         self.log.append("getitem")
         return super().__getitem__(key)
 
+    def __contains__(self, key: Any) -> bool:  # 3.15's `if d in memo`
+        self.log.append("contains")
+        return super().__contains__(key)
+
 
 class GetAlwaysNone(dict):  # type: ignore[type-arg]
     def get(self, key: Any, default: Any = None) -> Any:
@@ -514,7 +518,11 @@ def test_memo_get_raising_base_exception() -> None:
     exc = KeyboardInterrupt()
 
     class KIMemo(dict):  # type: ignore[type-arg]
+        # the stdlib's first lookup: memo.get up to 3.14, `in` from 3.15
         def get(self, key: Any, default: Any = None) -> Any:
+            raise exc
+
+        def __contains__(self, key: Any) -> bool:
             raise exc
 
     for mod in (copy, impl):

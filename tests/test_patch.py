@@ -199,12 +199,23 @@ def test_keyword_and_odd_calls_fall_back_to_stdlib_errors() -> None:
     memo: dict[int, Any] = {}
     y = copy.deepcopy([1], memo=memo)
     assert memo[id(memo)] and y == [1]
-    for call in (lambda: copy.deepcopy(), lambda: copy.deepcopy([1], bogus=1), lambda: copy.copy()):
+    odd_calls = (
+        lambda: copy.deepcopy(),
+        lambda: copy.deepcopy([1], bogus=1),
+        lambda: copy.copy(),
+        # the private third parameter _nil (up to 3.14; a TypeError on 3.15)
+        lambda: copy.deepcopy([1], None, []),
+        lambda: copy.deepcopy([1], _nil=[]),
+        lambda: copy.deepcopy([1], {}, [], 4),
+    )
+    for call in odd_calls:
         impl.unpatch()
         e = run(call, catch=TypeError)
         impl.patch()
         a = run(call, catch=TypeError)
         assert type(e.exc) is type(a.exc) and str(e.exc) == str(a.exc)
+        if e.exc is None:
+            assert a.value == e.value
 
 
 def test_thread_safety_of_patch_toggling() -> None:

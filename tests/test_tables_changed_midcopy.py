@@ -19,21 +19,19 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+import _tables
 from _impl import impl
 from isomorphism import assert_same_copy
 
-DISPATCH = copy._deepcopy_dispatch  # type: ignore[attr-defined]
+DISPATCH = _tables.DISPATCH
+_SAVED = _tables.snapshot()
 
 
 @pytest.fixture(autouse=True)
 def _restore_tables() -> Iterator[None]:
-    saved_dispatch = dict(DISPATCH)
-    saved_copyreg = dict(copyreg.dispatch_table)
+    saved = _tables.snapshot()
     yield
-    DISPATCH.clear()
-    DISPATCH.update(saved_dispatch)
-    copyreg.dispatch_table.clear()
-    copyreg.dispatch_table.update(saved_copyreg)
+    _tables.restore(saved)
 
 
 def _plus_1000(x: int, memo: Any) -> int:
@@ -85,7 +83,9 @@ def _rebuild() -> str:
 
 
 def _register_int() -> None:
-    DISPATCH[int] = _plus_1000
+    # (3.14+: int taken out of copy._atomic_types first, which is checked
+    # before the dispatch table; in place on 3.14, rebound on 3.15)
+    _tables.register_copier(int, _plus_1000)
 
 
 def _register_list() -> None:
@@ -97,9 +97,9 @@ def _register_reducer() -> None:
 
 
 def _register_int_then_undo() -> None:
-    DISPATCH[int] = _plus_1000
+    _tables.register_copier(int, _plus_1000)
     # and the stdlib's atomic copier put back: ints are atoms again
-    DISPATCH[int] = copy._deepcopy_atomic  # type: ignore[attr-defined]
+    _tables.make_atomic(int)
 
 
 def _class_gets_hook() -> None:
@@ -155,11 +155,7 @@ TRIGGERS: dict[str, type] = {"hook": Acts, "reducer": ActsInReduce}
 
 
 def _restore() -> None:
-    for t in (int, list):
-        DISPATCH.pop(t, None)
-    DISPATCH[int] = copy._deepcopy_atomic  # type: ignore[attr-defined]
-    DISPATCH[list] = copy._deepcopy_list  # type: ignore[attr-defined]
-    copyreg.dispatch_table.pop(Item, None)
+    _tables.restore(_SAVED)
     if "__deepcopy__" in Item.__dict__:
         del Item.__deepcopy__  # type: ignore[attr-defined]
 
@@ -205,7 +201,7 @@ def _raising_copier(x: Any, memo: Any) -> Any:
 
 
 def _register_raising() -> None:
-    DISPATCH[int] = _raising_copier
+    _tables.register_copier(int, _raising_copier)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

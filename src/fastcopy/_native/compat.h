@@ -2,7 +2,8 @@
  * place, as named predicates and small shims.  No other file tests
  * PY_VERSION_HEX directly.
  *
- * Supported: CPython 3.10 - 3.14 (3.14 by feature tests only).
+ * Supported: CPython 3.10 - 3.15 (3.14 and 3.15 tested in a Debian
+ * chroot, scripts/debian-pythons.sh).
  */
 #ifndef FASTCOPY_COMPAT_H
 #define FASTCOPY_COMPAT_H
@@ -31,6 +32,20 @@
 #define FC_PY312_PLUS (PY_VERSION_HEX >= 0x030C0000)
 #define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
 #define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
+#define FC_PY315_PLUS (PY_VERSION_HEX >= 0x030F0000)
+
+/* 3.15's builtin frozendict (PEP 814), which copy._deepcopy_dispatch
+ * copies with _deepcopy_frozendict. */
+#ifdef PyFrozenDict_CheckExact
+#define FC_HAS_FROZENDICT 1
+#else
+#define FC_HAS_FROZENDICT 0
+#endif
+
+/* 3.15's deepcopy looks a memo up with `if d in memo: return memo[d]`
+ * (two operations on a memo that is not a dict); before, with
+ * `y = memo.get(d, _nil)`, and deepcopy had a third parameter, _nil. */
+#define FC_MEMO_CONTAINS FC_PY315_PLUS
 
 /* Before 3.12 a garbage collection runs inside the allocation that
  * crosses the threshold (and with it Python code: gc.callbacks,

@@ -73,7 +73,10 @@ typedef enum {
     F_TUPLE,     /* x tuple, i next index, n "some item changed"; the
                     copies of the items in held[] (up to FC_TUPLE_HELD
                     items), else in y, a new tuple being filled */
-    F_SET,       /* x set/frozenset, a snapshot list, y list of copies */
+    F_SET,       /* x set/frozenset, a snapshot list, y list of copies;
+                    n 1 for a frozendict (3.15, step_frozendict): a its
+                    values and keys in the order they are copied, y the
+                    dict of copies, b a value's copy */
     F_METHOD,    /* x bound method; its __self__ is being copied */
     F_PLAIN,     /* x instance of a STRAT_PLAIN_DICT class, y its copy,
                     a x's __dict__ (the state being copied) */
@@ -392,7 +395,8 @@ copier_wake(Copier *c)
     return 0;
 }
 
-/* y = memo.get(id(x), _nil); 1 found (*y new ref), 0 missing, -1 error */
+/* y = memo.get(id(x), _nil) (3.15: `if d in memo: y = memo[d]`); 1 found
+ * (*y new ref), 0 missing, -1 error */
 static int
 memo_get(Copier *c, PyObject *x, PyObject **y)
 {
@@ -413,6 +417,14 @@ memo_get(Copier *c, PyObject *x, PyObject **y)
         rc = fc_dict_getitem(c->memo, key, y);
     }
     else {
+#if FC_MEMO_CONTAINS
+        /* 3.15: if d in memo: return memo[d] */
+        rc = PySequence_Contains(c->memo, key);
+        if (rc > 0) {
+            *y = PyObject_GetItem(c->memo, key);
+            rc = *y == NULL ? -1 : 1;
+        }
+#else
         PyObject *r = PyObject_CallMethodObjArgs(c->memo, c->st->s_get, key,
                                                  c->st->nil, NULL);
         if (r == NULL) {
@@ -426,6 +438,7 @@ memo_get(Copier *c, PyObject *x, PyObject **y)
             *y = r;
             rc = 1;
         }
+#endif
     }
     Py_DECREF(key);
     return rc;
@@ -1464,6 +1477,67 @@ step_tuple(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     return S_DONE;
 }
 
+#if FC_HAS_FROZENDICT
+/* copy._deepcopy_frozendict (3.15):
+ *     y = {}
+ *     for key, value in x.items():
+ *         y[deepcopy(key, memo)] = deepcopy(value, memo)
+ *     try: return memo[id(x)]  except KeyError: pass
+ *     return frozendict(y)
+ * The assignment evaluates its right side first: f->a lists x's values
+ * and keys in that order (value, key, value, key, ...), f->b holds a
+ * value's copy while its key is copied, f->y is the dict y. */
+static StepResult
+step_frozendict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
+{
+    Frame *f = &c->frames[fi];
+    PyObject *r = incoming;
+    for (;;) {
+        if (r != NULL) {
+            if (!(f->i & 1)) {
+                /* i is even: r is the copy of the key just before i */
+                if (!fc_is_hot_type(Py_TYPE(r)) && memo_flush_if_needed(c) < 0) {
+                    Py_DECREF(r);         /* hashing r may run Python code */
+                    return S_ERROR;
+                }
+                int rc = PyDict_SetItem(f->y, r, f->b);
+                Py_DECREF(r);
+                Py_CLEAR(f->b);
+                if (rc < 0) {
+                    return S_ERROR;
+                }
+            }
+            else {
+                f->b = r;
+            }
+            r = NULL;
+        }
+        if (f->i >= PyList_GET_SIZE(f->a)) {
+            break;
+        }
+        VisitResult v = visit_child(c, PyList_GET_ITEM(f->a, f->i++), &r);
+        if (v != V_DONE) {
+            return v == V_PUSHED ? S_PUSHED : S_ERROR;
+        }
+        f = &c->frames[fi];
+    }
+    PyObject *result;
+    int rc = memo_getitem(c, f->x, &result);
+    if (rc < 0) {
+        return S_ERROR;
+    }
+    if (rc == 0 && (result = PyFrozenDict_New(f->y)) == NULL) {
+        return S_ERROR;
+    }
+    if (memo_finish(c, f->x, result, 0) < 0) {
+        Py_DECREF(result);
+        return S_ERROR;
+    }
+    *out = result;
+    return S_DONE;
+}
+#endif
+
 static StepResult
 step_set(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -2044,6 +2118,11 @@ step(Copier *c, PyObject *incoming, PyObject **out)
     case F_TUPLE:
         return step_tuple(c, fi, incoming, out);
     case F_SET:
+#if FC_HAS_FROZENDICT
+        if (c->frames[fi].n) {
+            return step_frozendict(c, fi, incoming, out);
+        }
+#endif
         return step_set(c, fi, incoming, out);
     case F_METHOD:
         return step_method(c, fi, incoming, out);
@@ -2416,6 +2495,40 @@ visit_set(Copier *c, PyObject *x)
     return V_PUSHED;
 }
 
+#if FC_HAS_FROZENDICT
+/* A frozendict (3.15): its values and keys copied in the stdlib's order
+ * by a set frame (step_set, frozendict_finish); not memoized until its
+ * copy is made, as a tuple. */
+static VisitResult
+visit_frozendict(Copier *c, PyObject *x)
+{
+    Py_ssize_t n = PyDict_GET_SIZE(x), pos = 0;
+    PyObject *items = fc_list_new_capacity(2 * n);
+    PyObject *y = items ? PyDict_New() : NULL;
+    if (y == NULL) {
+        Py_XDECREF(items);
+        return V_ERROR;
+    }
+    PyObject *key, *value;
+    while (PyDict_Next(x, &pos, &key, &value)) {
+        /* (a frozendict's table never changes: no Python code can run
+         * between the size read above and these appends) */
+        fc_list_append_steal(items, Py_NewRef(value));
+        fc_list_append_steal(items, Py_NewRef(key));
+    }
+    Frame *f = frame_push(c, F_SET, x);
+    if (f == NULL) {
+        Py_DECREF(items);
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    f->a = items;
+    f->y = y;
+    f->n = 1;
+    return V_PUSHED;
+}
+#endif
+
 static VisitResult
 visit_reduce(Copier *c, PyObject *x, PyObject *rv, PyObject **out)
 {
@@ -2732,6 +2845,11 @@ visit(Copier *c, PyObject *x, PyObject **out, int memo_checked)
         if (tp == &PyTuple_Type) {
             return visit_tuple(c, x, out);
         }
+#if FC_HAS_FROZENDICT
+        if (tp == &PyFrozenDict_Type) {
+            return visit_frozendict(c, x);
+        }
+#endif
         if (fc_is_deep_atomic(st, tp)) {
             *out = Py_NewRef(x);
             return V_DONE;

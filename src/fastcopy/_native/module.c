@@ -9,6 +9,12 @@
  * name them) changed, and if so recomputes the "overrides": every type
  * whose current entry differs from the expected one.  With no overrides
  * (the normal case) the engine uses its native paths only.
+ *
+ * 3.14 replaced copy._copy_dispatch and the atomic entries of
+ * copy._deepcopy_dispatch with three sets of types (_atomic_types,
+ * _copy_atomic_types, _copy_builtin_containers; frozensets from 3.15).
+ * fastcopy reads their members on every rebuild, and a call also
+ * rebuilds when a set was changed in place (FcTypeSet, state.h).
  */
 #include "deepcopy.h"
 #include "dispatch.h"
@@ -141,6 +147,194 @@ state_copy_global_dict(FcState *st, const char *name)
 }
 
 static int
+state_add_atomic(PyTypeObject **arr, int *n, PyObject *type)
+{
+    if (!PyType_Check(type)) {
+        return 0;
+    }
+    for (int i = 0; i < *n; i++) {
+        if (arr[i] == (PyTypeObject *)type) {
+            return 0;
+        }
+    }
+    if (*n >= FC_MAX_ATOMIC) {
+        PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many atomic types");
+        return -1;
+    }
+    arr[(*n)++] = (PyTypeObject *)type;
+    return 0;
+}
+
+/* The deep-copy atomic types (all_atomic, n_all of them) into the state:
+ * the five hot types tested inline when all of them are atomic, the rest
+ * in deep_atomic, and the flags no atomic type has. */
+static void
+state_set_deep_atomics(FcState *st, PyTypeObject *const *all_atomic, int n_all)
+{
+    PyTypeObject *hot[5] = {&PyUnicode_Type, &PyLong_Type, &PyFloat_Type,
+                            &PyBool_Type, Py_TYPE(Py_None)};
+    int hot_found = 0;
+    for (int i = 0; i < n_all; i++) {
+        for (int j = 0; j < 5; j++) {
+            hot_found += (all_atomic[i] == hot[j]);
+        }
+    }
+    st->hot_atomic = (hot_found == 5);
+    st->non_atomic_flags = Py_TPFLAGS_HEAPTYPE | Py_TPFLAGS_LIST_SUBCLASS |
+                           Py_TPFLAGS_TUPLE_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
+    for (int i = 0; i < n_all; i++) {
+        st->non_atomic_flags &= ~PyType_GetFlags(all_atomic[i]);
+    }
+    st->n_deep_atomic = 0;
+    for (int i = 0; i < n_all; i++) {
+        int is_hot = 0;
+        for (int j = 0; j < 5; j++) {
+            is_hot |= (all_atomic[i] == hot[j]);
+        }
+        if (!(is_hot && st->hot_atomic)) {
+            st->deep_atomic[st->n_deep_atomic++] = all_atomic[i];
+        }
+    }
+}
+
+/* 3.14+: copy.<name>, which must be an exact set or frozenset: its
+ * members that are types into arr (*n of them), and where each member
+ * sits in its table into ts (state.h, FcTypeSet).  The table is read
+ * through PySetObject, a struct of the public non-limited API
+ * (cpython/setobject.h), by its documented invariants: an unused slot
+ * has a NULL key, a dummy (a removed member) the hash -1. */
+static int
+state_read_typeset(FcState *st, const char *name, FcTypeSet *ts, PyTypeObject **arr, int *n)
+{
+    PyObject *set;
+    int rc = fc_dict_getitem_cstr(st->copy_dict, name, &set);
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc == 0 || !PyAnySet_CheckExact(set)) {
+        Py_XDECREF(set);
+        PyErr_Format(PyExc_RuntimeError,
+                     "fastcopy: copy.%s is missing or not a set or frozenset", name);
+        return -1;
+    }
+    int ok = 1;
+    *n = 0;
+    FC_BEGIN_CRITICAL_SECTION(set);
+    PySetObject *so = (PySetObject *)set;
+    ts->frozen = PyFrozenSet_CheckExact(set);
+    ts->n = 0;
+    ts->mask = so->mask;
+    if (so->used > FC_MAX_ATOMIC) {
+        ok = 0;
+    }
+    for (Py_ssize_t i = 0; ok && i <= so->mask; i++) {
+        PyObject *key = so->table[i].key;
+        if (key == NULL || so->table[i].hash == -1) {
+            continue;
+        }
+        ts->keys[ts->n] = key;
+        ts->slots[ts->n++] = i;
+        if (PyType_Check(key)) {
+            arr[(*n)++] = (PyTypeObject *)key;
+        }
+    }
+    FC_END_CRITICAL_SECTION();
+    if (!ok) {
+        Py_DECREF(set);
+        PyErr_Format(PyExc_RuntimeError, "fastcopy: more than %d types in copy.%s",
+                     FC_MAX_ATOMIC, name);
+        return -1;
+    }
+    Py_XSETREF(ts->set, set);
+    return 0;
+}
+
+/* Do a[0..na) and b[0..nb) hold the same types (in any order)? */
+static int
+state_same_types(PyTypeObject *const *a, int na, PyTypeObject *const *b, int nb)
+{
+    if (na != nb) {
+        return 0;
+    }
+    for (int i = 0; i < na; i++) {
+        int found = 0;
+        for (int j = 0; j < nb && !found; j++) {
+            found = a[i] == b[j];
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 3.14+: the three sets read again (state_rebuild).  Free-threaded
+ * builds: copies in other threads read the atomic types without a lock,
+ * so they are set once, at start-up; a later change to the sets' members
+ * is a RuntimeError there (docs/design.md, "Python 3.14 and 3.15"). */
+static int
+state_read_type_sets(FcState *st)
+{
+    PyTypeObject *deep[FC_MAX_ATOMIC], *shallow[FC_MAX_ATOMIC], *cont[FC_MAX_ATOMIC];
+    int n_deep, n_shallow, n_cont;
+    if (state_read_typeset(st, "_atomic_types", &st->deep_set, deep, &n_deep) < 0 ||
+        state_read_typeset(st, "_copy_atomic_types", &st->shallow_set, shallow, &n_shallow) < 0 ||
+        state_read_typeset(st, "_copy_builtin_containers", &st->containers_set, cont,
+                           &n_cont) < 0) {
+        return -1;
+    }
+    if (!st->types_read) {
+        /* the stdlib's own members (or what was there when fastcopy was
+         * imported) */
+        memcpy(st->deep_init, deep, sizeof(deep));
+        st->n_deep_init = n_deep;
+#ifdef Py_GIL_DISABLED
+        memcpy(st->shallow_init, shallow, sizeof(shallow));
+        st->n_shallow_init = n_shallow;
+        memcpy(st->cont_init, cont, sizeof(cont));
+        st->n_cont_init = n_cont;
+#endif
+        st->types_read = 1;
+    }
+    int same = state_same_types(deep, n_deep, st->deep_init, st->n_deep_init);
+#ifdef Py_GIL_DISABLED
+    if (!same || !state_same_types(shallow, n_shallow, st->shallow_init, st->n_shallow_init) ||
+        !state_same_types(cont, n_cont, st->cont_init, st->n_cont_init)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "fastcopy: a change to the members of copy._atomic_types, "
+                        "copy._copy_atomic_types or copy._copy_builtin_containers is "
+                        "not supported on free-threaded builds");
+        return -1;
+    }
+#endif
+    st->atomic_custom = !same;
+    state_set_deep_atomics(st, deep, n_deep);
+    memcpy(st->shallow_atomic, shallow, sizeof(shallow));
+    st->n_shallow_atomic = n_shallow;
+    st->cont_list = st->cont_dict = st->cont_set = st->cont_bytearray = 0;
+    st->n_shallow_containers = 0;
+    for (int i = 0; i < n_cont; i++) {
+        PyTypeObject *tp = cont[i];
+        if (tp == &PyList_Type) {
+            st->cont_list = 1;
+        }
+        else if (tp == &PyDict_Type) {
+            st->cont_dict = 1;
+        }
+        else if (tp == &PySet_Type) {
+            st->cont_set = 1;
+        }
+        else if (tp == &PyByteArray_Type) {
+            st->cont_bytearray = 1;
+        }
+        else {
+            st->shallow_containers[st->n_shallow_containers++] = tp;
+        }
+    }
+    return 0;
+}
+
+static int
 state_rebuild(FcState *st)
 {
     PyObject *deep = NULL, *shallow = NULL, *table = NULL;
@@ -151,8 +345,15 @@ state_rebuild(FcState *st)
      * marked current (the generation below) with the old tables. */
     FC_SET_SYNCED(st, 0);
     deep = state_copy_global_dict(st, "_deepcopy_dispatch");
-    shallow = deep ? state_copy_global_dict(st, "_copy_dispatch") : NULL;
-    if (shallow == NULL) {
+    if (deep == NULL) {
+        goto error;
+    }
+    if (st->type_sets) {
+        if (state_read_type_sets(st) < 0) {
+            goto error;
+        }
+    }
+    else if ((shallow = state_copy_global_dict(st, "_copy_dispatch")) == NULL) {
         goto error;
     }
     int has_table = fc_dict_getitem_cstr(st->copy_dict, "dispatch_table", &table);
@@ -163,7 +364,10 @@ state_rebuild(FcState *st)
         goto error;
     }
     dover = state_diff(deep, st->deep_expected);
-    sover = dover ? state_diff(shallow, st->shallow_expected) : NULL;
+    if (dover == NULL) {
+        goto error;
+    }
+    sover = shallow ? state_diff(shallow, st->shallow_expected) : Py_NewRef(Py_None);
     if (sover == NULL) {
         goto error;
     }
@@ -187,7 +391,7 @@ state_rebuild(FcState *st)
     FC_SET_SEEN_GENERATION(st, FC_GENERATION());
     if (PyDict_Watch(st->watcher_id, st->copy_dict) < 0 ||
         PyDict_Watch(st->watcher_id, deep) < 0 ||
-        PyDict_Watch(st->watcher_id, shallow) < 0 ||
+        (shallow != NULL && PyDict_Watch(st->watcher_id, shallow) < 0) ||
         (PyDict_Check(table) && PyDict_Watch(st->watcher_id, table) < 0)) {
         goto error;
     }
@@ -266,11 +470,39 @@ error:
     return -1;
 }
 
+/* Are the sets of 3.14+ as they were read (state.h)?  Free-threaded
+ * builds read a set's table under its lock. */
+static int
+state_typeset_same(const FcTypeSet *ts)
+{
+    int same;
+    if (ts->frozen) {
+        return 1;
+    }
+    FC_BEGIN_CRITICAL_SECTION(ts->set);
+    same = fc_typeset_same(ts);
+    FC_END_CRITICAL_SECTION();
+    return same;
+}
+
+static int
+state_sync_rebuild(FcState *st)
+{
+    /* Free-threaded builds: one rebuild at a time (the lock is the copy
+     * module's namespace, the dict the snapshot is taken from). */
+    int rc;
+    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
+    rc = state_rebuild(st);
+    FC_END_CRITICAL_SECTION();
+    return rc;
+}
+
 int
 fc_state_sync(FcState *st)
 {
 #if FC_HAS_DICT_WATCHERS
-    if (FC_SYNCED(st) && FC_SEEN_GENERATION(st) == FC_GENERATION()) {
+    if (FC_SYNCED(st) && FC_SEEN_GENERATION(st) == FC_GENERATION() &&
+        (!st->type_sets || state_typeset_same(&st->deep_set))) {
         return 0;
     }
 #else
@@ -285,13 +517,20 @@ fc_state_sync(FcState *st)
         }
     }
 #endif
-    /* Free-threaded builds: one rebuild at a time (the lock is the copy
-     * module's namespace, the dict the snapshot is taken from). */
-    int rc;
-    FC_BEGIN_CRITICAL_SECTION(st->copy_dict);
-    rc = state_rebuild(st);
-    FC_END_CRITICAL_SECTION();
-    return rc;
+    return state_sync_rebuild(st);
+}
+
+int
+fc_state_sync_shallow(FcState *st)
+{
+    if (fc_state_sync(st) < 0) {
+        return -1;
+    }
+    if (st->type_sets &&
+        (!state_typeset_same(&st->shallow_set) || !state_typeset_same(&st->containers_set))) {
+        return state_sync_rebuild(st);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -306,25 +545,6 @@ static const char trampoline_src[] =
     "def pair(item):\n"
     "    key, value = item\n"
     "    return key, value\n";
-
-static int
-state_add_atomic(PyTypeObject **arr, int *n, PyObject *type)
-{
-    if (!PyType_Check(type)) {
-        return 0;
-    }
-    for (int i = 0; i < *n; i++) {
-        if (arr[i] == (PyTypeObject *)type) {
-            return 0;
-        }
-    }
-    if (*n >= FC_MAX_ATOMIC) {
-        PyErr_SetString(PyExc_RuntimeError, "fastcopy: too many atomic types");
-        return -1;
-    }
-    arr[(*n)++] = (PyTypeObject *)type;
-    return 0;
-}
 
 static PyObject *
 state_optional_attr(PyObject *obj, const char *name)
@@ -352,6 +572,7 @@ state_expect(PyObject *expected, PyObject *type, PyObject *fn)
 static int
 state_init(FcState *st)
 {
+    /* deep and shallow are borrowed (from the copy module's dict) */
     PyObject *copyreg = NULL, *deep = NULL, *shallow = NULL, *atomic = NULL;
     PyObject *globals = NULL, *res = NULL;
 
@@ -377,6 +598,9 @@ state_init(FcState *st)
     GET(fn_deep_tuple, st->copy_module, "_deepcopy_tuple")
     GET(fn_deep_dict, st->copy_module, "_deepcopy_dict")
     GET(fn_deep_method, st->copy_module, "_deepcopy_method")
+#if FC_HAS_FROZENDICT
+    GET(fn_deep_frozendict, st->copy_module, "_deepcopy_frozendict")
+#endif
     GET(fn_copy_immutable, st->copy_module, "_copy_immutable")
     GET(fn_list_copy, (PyObject *)&PyList_Type, "copy")
     GET(fn_dict_copy, (PyObject *)&PyDict_Type, "copy")
@@ -435,9 +659,17 @@ state_init(FcState *st)
 
     /* Atomic types and the expected contents of the dispatch tables, as
      * the stdlib set them up. */
+    atomic = state_optional_attr(st->copy_module, "_atomic_types");
+    if (atomic == NULL) {
+        goto error;
+    }
+    /* 3.14+: the atomic types are in sets, checked before the memo (read
+     * by state_rebuild), and there is no copy._copy_dispatch */
+    st->type_sets = st->atomic_first = (atomic != Py_None);
     deep = PyDict_GetItemString(st->copy_dict, "_deepcopy_dispatch");
-    shallow = PyDict_GetItemString(st->copy_dict, "_copy_dispatch");
-    if (deep == NULL || shallow == NULL || !PyDict_Check(deep) || !PyDict_Check(shallow)) {
+    shallow = st->type_sets ? NULL : PyDict_GetItemString(st->copy_dict, "_copy_dispatch");
+    if (deep == NULL || !PyDict_Check(deep) ||
+        (!st->type_sets && (shallow == NULL || !PyDict_Check(shallow)))) {
         PyErr_SetString(PyExc_RuntimeError, "fastcopy: unexpected copy module layout");
         goto error;
     }
@@ -446,89 +678,51 @@ state_init(FcState *st)
     if (!st->deep_expected || !st->shallow_expected) {
         goto error;
     }
-    PyTypeObject *all_atomic[FC_MAX_ATOMIC];
-    int n_all = 0;
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    atomic = state_optional_attr(st->copy_module, "_atomic_types");
-    if (atomic == NULL) {
-        goto error;
-    }
-    if (atomic != Py_None) {
-        /* 3.14+: a set of atomic types checked before the memo */
-        st->atomic_first = 1;
-        PyObject *it = PyObject_GetIter(atomic), *t;
-        if (it == NULL) {
-            goto error;
-        }
-        while ((t = PyIter_Next(it)) != NULL) {
-            int rc = state_add_atomic(all_atomic, &n_all, t);
-            Py_DECREF(t);
-            if (rc < 0) {
-                Py_DECREF(it);
-                goto error;
-            }
-        }
-        Py_DECREF(it);
-        if (PyErr_Occurred()) {
-            goto error;
-        }
-    }
-    while (PyDict_Next(deep, &pos, &key, &value)) {
-        if (value == st->fn_deep_atomic) {
-            if (state_add_atomic(all_atomic, &n_all, key) < 0 ||
-                state_expect(st->deep_expected, key, value) < 0) {
-                goto error;
-            }
-        }
-    }
     if (state_expect(st->deep_expected, (PyObject *)&PyList_Type, st->fn_deep_list) < 0 ||
         state_expect(st->deep_expected, (PyObject *)&PyTuple_Type, st->fn_deep_tuple) < 0 ||
         state_expect(st->deep_expected, (PyObject *)&PyDict_Type, st->fn_deep_dict) < 0 ||
         state_expect(st->deep_expected, (PyObject *)&PyMethod_Type, st->fn_deep_method) < 0) {
         goto error;
     }
-    /* the five hot types are tested inline when all are atomic */
-    PyTypeObject *hot[5] = {&PyUnicode_Type, &PyLong_Type, &PyFloat_Type,
-                            &PyBool_Type, Py_TYPE(Py_None)};
-    int hot_found = 0;
-    for (int i = 0; i < n_all; i++) {
-        for (int j = 0; j < 5; j++) {
-            hot_found += (all_atomic[i] == hot[j]);
-        }
+#if FC_HAS_FROZENDICT
+    if (state_expect(st->deep_expected, (PyObject *)&PyFrozenDict_Type,
+                     st->fn_deep_frozendict) < 0) {
+        goto error;
     }
-    st->hot_atomic = (hot_found == 5);
-    st->non_atomic_flags = Py_TPFLAGS_HEAPTYPE | Py_TPFLAGS_LIST_SUBCLASS |
-                           Py_TPFLAGS_TUPLE_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS;
-    for (int i = 0; i < n_all; i++) {
-        st->non_atomic_flags &= ~PyType_GetFlags(all_atomic[i]);
-    }
-    st->n_deep_atomic = 0;
-    for (int i = 0; i < n_all; i++) {
-        int is_hot = 0;
-        for (int j = 0; j < 5; j++) {
-            is_hot |= (all_atomic[i] == hot[j]);
-        }
-        if (!(is_hot && st->hot_atomic)) {
-            st->deep_atomic[st->n_deep_atomic++] = all_atomic[i];
-        }
-    }
-
-    pos = 0;
-    st->n_shallow_atomic = 0;
-    while (PyDict_Next(shallow, &pos, &key, &value)) {
-        if (value == st->fn_copy_immutable) {
-            if (state_add_atomic(st->shallow_atomic, &st->n_shallow_atomic, key) < 0 ||
-                state_expect(st->shallow_expected, key, value) < 0) {
-                goto error;
+#endif
+    if (!st->type_sets) {
+        /* 3.10-3.13: the atomic types are the entries of the two tables
+         * whose copier is _deepcopy_atomic / _copy_immutable */
+        PyTypeObject *all_atomic[FC_MAX_ATOMIC];
+        int n_all = 0;
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(deep, &pos, &key, &value)) {
+            if (value == st->fn_deep_atomic) {
+                if (state_add_atomic(all_atomic, &n_all, key) < 0 ||
+                    state_expect(st->deep_expected, key, value) < 0) {
+                    goto error;
+                }
             }
         }
-    }
-    if (state_expect(st->shallow_expected, (PyObject *)&PyList_Type, st->fn_list_copy) < 0 ||
-        state_expect(st->shallow_expected, (PyObject *)&PyDict_Type, st->fn_dict_copy) < 0 ||
-        state_expect(st->shallow_expected, (PyObject *)&PySet_Type, st->fn_set_copy) < 0 ||
-        state_expect(st->shallow_expected, (PyObject *)&PyByteArray_Type, st->fn_bytearray_copy) < 0) {
-        goto error;
+        state_set_deep_atomics(st, all_atomic, n_all);
+        pos = 0;
+        st->n_shallow_atomic = 0;
+        while (PyDict_Next(shallow, &pos, &key, &value)) {
+            if (value == st->fn_copy_immutable) {
+                if (state_add_atomic(st->shallow_atomic, &st->n_shallow_atomic, key) < 0 ||
+                    state_expect(st->shallow_expected, key, value) < 0) {
+                    goto error;
+                }
+            }
+        }
+        if (state_expect(st->shallow_expected, (PyObject *)&PyList_Type, st->fn_list_copy) < 0 ||
+            state_expect(st->shallow_expected, (PyObject *)&PyDict_Type, st->fn_dict_copy) < 0 ||
+            state_expect(st->shallow_expected, (PyObject *)&PySet_Type, st->fn_set_copy) < 0 ||
+            state_expect(st->shallow_expected, (PyObject *)&PyByteArray_Type,
+                         st->fn_bytearray_copy) < 0) {
+            goto error;
+        }
     }
 
 #if FC_HAS_DICT_WATCHERS
@@ -564,7 +758,13 @@ error:
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
     X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type) \
     X(k_decimal) X(k_fraction) X(k_pattern) X(k_enum) X(k_uuid) \
-    X(s_new) FC_STATE_FT_OBJECTS(X)
+    X(s_new) X(deep_set.set) X(shallow_set.set) X(containers_set.set)        \
+    FC_STATE_FD_OBJECTS(X) FC_STATE_FT_OBJECTS(X)
+#if FC_HAS_FROZENDICT
+#define FC_STATE_FD_OBJECTS(X) X(fn_deep_frozendict)
+#else
+#define FC_STATE_FD_OBJECTS(X)
+#endif
 #ifdef Py_GIL_DISABLED
 #define FC_STATE_FT_OBJECTS(X) X(retired)
 #else

@@ -146,10 +146,11 @@ patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *k
         }
         return slot->original(callable, args, nargsf, kwnames);
     }
-    /* deepcopy(x, memo=None, _nil=[]) */
+    /* deepcopy(x, memo=None, _nil=[]); 3.15: deepcopy(x, memo=None).
+     * Anything else is the stdlib's own call (and TypeError). */
     PyObject *x = nargs >= 1 ? args[0] : NULL;
     PyObject *memo = nargs >= 2 ? args[1] : NULL;
-    int ok = nargs <= 3;
+    int ok = nargs <= (FC_MEMO_CONTAINS ? 2 : 3);
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; ok && i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
@@ -159,7 +160,8 @@ patch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *k
         else if (memo == NULL && PyUnicode_CompareWithASCIIString(name, "memo") == 0) {
             memo = args[nargs + i];
         }
-        else if (nargs < 3 && PyUnicode_CompareWithASCIIString(name, "_nil") == 0) {
+        else if (!FC_MEMO_CONTAINS && nargs < 3 &&
+                 PyUnicode_CompareWithASCIIString(name, "_nil") == 0) {
             continue;
         }
         else {

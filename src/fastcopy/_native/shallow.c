@@ -5,6 +5,8 @@
  *   copied natively) -> classes returned as is -> cls.__copy__(x) ->
  *   copyreg.dispatch_table / __reduce_ex__(4) / __reduce__ ->
  *   _reconstruct(x, None, *rv), natively for well-formed values.
+ * 3.14+ has no _copy_dispatch: `cls in _copy_atomic_types` returns x, and
+ * `cls in _copy_builtin_containers` returns cls.copy(x) (fc_copy_sets).
  */
 #include "shallow.h"
 #include "reduce.h"
@@ -20,14 +22,64 @@ shallow_is_atomic(const FcState *st, PyTypeObject *tp)
     return 0;
 }
 
+/* 3.14+:
+ *     if cls in _copy_atomic_types: return x
+ *     if cls in _copy_builtin_containers: return cls.copy(x)
+ * 1 with the result (or NULL and an exception) in *y; 0 when cls is in
+ * neither set. */
+static int
+fc_copy_sets(FcState *st, PyObject *x, PyObject **y)
+{
+    PyTypeObject *tp = Py_TYPE(x);
+    if (shallow_is_atomic(st, tp)) {
+        *y = Py_NewRef(x);
+        return 1;
+    }
+    if (tp == &PyList_Type && st->cont_list) {
+        *y = PyList_GetSlice(x, 0, PyList_GET_SIZE(x));
+        return 1;
+    }
+    if (tp == &PyDict_Type && st->cont_dict) {
+        *y = PyDict_Copy(x);
+        return 1;
+    }
+    if (tp == &PySet_Type && st->cont_set) {
+        *y = PySet_New(x);
+        return 1;
+    }
+    if (tp == &PyByteArray_Type && st->cont_bytearray) {
+        *y = fc_bytearray_copy(x);
+        return 1;
+    }
+    for (int i = 0; i < st->n_shallow_containers; i++) {
+        if (st->shallow_containers[i] == tp) {
+            /* a type somebody added to the set: cls.copy(x) */
+            PyObject *name = PyUnicode_InternFromString("copy");
+            PyObject *fn = name ? PyObject_GetAttr((PyObject *)tp, name) : NULL;
+            Py_XDECREF(name);
+            *y = fn ? PyObject_CallOneArg(fn, x) : NULL;
+            Py_XDECREF(fn);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 PyObject *
 fc_copy(FcState *st, PyObject *x)
 {
-    if (fc_state_sync(st) < 0) {
+    if (fc_state_sync_shallow(st) < 0) {
         return NULL;
     }
     PyTypeObject *tp = Py_TYPE(x);
     int in_dispatch = 1;
+    if (st->type_sets) {
+        PyObject *y;
+        if (fc_copy_sets(st, x, &y)) {
+            return y;
+        }
+        in_dispatch = 0;
+    }
 
     /* copier = _copy_dispatch.get(cls); if copier: return copier(x) */
     PyObject *overrides = FC_LOAD(st->shallow_overrides);   /* one snapshot */

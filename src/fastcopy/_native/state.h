@@ -11,7 +11,7 @@
 #include "compat.h"
 #include "memo.h"      /* FcScratch */
 
-#define FC_MAX_ATOMIC 32
+#define FC_MAX_ATOMIC 64
 #define FC_TYPE_CACHE 256   /* a power of two: 128 sets of 2 (fc_type_set) */
 
 /* How instances of a type are deep-copied when the type is not handled by
@@ -48,6 +48,38 @@ typedef struct {
     Py_ssize_t slot_off[FC_MAX_SLOTS];   /* member offsets, in its order */
 } FcTypeEntry;
 
+/* 3.14+: copy keeps its atomic types (and copy()'s builtin containers) in
+ * sets: copy._atomic_types, copy._copy_atomic_types and
+ * copy._copy_builtin_containers, read by `cls in <set>` on every call.  A
+ * frozenset (3.15) never changes; a set (3.14) may be changed in place by
+ * anyone, and no watcher reports it, so the state keeps where each of its
+ * members sat in the set's hash table when it was read (fc_typeset_same).
+ * Members stay in their slot until they are removed, so the set still
+ * holds exactly those members if its size is the same and each recorded
+ * slot still holds its member; a resize or any add or removal changes one
+ * of the two.  n <= FC_MAX_ATOMIC. */
+typedef struct {
+    PyObject *set;        /* copy.<name> when read (strong) */
+    int frozen;           /* an exact frozenset: nothing to check */
+    Py_ssize_t n, mask;   /* its size and table mask when read */
+    PyObject *keys[FC_MAX_ATOMIC];   /* compared, never dereferenced */
+    Py_ssize_t slots[FC_MAX_ATOMIC];
+} FcTypeSet;
+
+static inline int
+fc_typeset_same(const FcTypeSet *ts)
+{
+    if (ts->frozen) {
+        return 1;
+    }
+    const PySetObject *so = (const PySetObject *)ts->set;
+    int same = so->used == ts->n && so->mask == ts->mask;
+    for (Py_ssize_t i = 0; same && i < ts->n; i++) {
+        same = so->table[ts->slots[i]].key == ts->keys[i];
+    }
+    return same;
+}
+
 typedef struct {
     /* Modules and functions taken from the standard library (strong refs). */
     PyObject *copy_module;
@@ -55,7 +87,8 @@ typedef struct {
                                      we keep a strong ref for watching) */
     PyObject *copy_error;         /* copy.Error */
     PyObject *deep_dispatch;      /* current copy._deepcopy_dispatch */
-    PyObject *shallow_dispatch;   /* current copy._copy_dispatch */
+    PyObject *shallow_dispatch;   /* current copy._copy_dispatch (NULL from
+                                     3.14, which has none) */
     PyObject *dispatch_table;     /* current copy.dispatch_table (copyreg's) */
     PyObject *fn_stdlib_deepcopy; /* copy.deepcopy as the stdlib defined it */
     PyObject *fn_deep_atomic;     /* copy._deepcopy_atomic (NULL if absent) */
@@ -63,6 +96,9 @@ typedef struct {
     PyObject *fn_deep_tuple;      /* copy._deepcopy_tuple */
     PyObject *fn_deep_dict;       /* copy._deepcopy_dict */
     PyObject *fn_deep_method;     /* copy._deepcopy_method */
+#if FC_HAS_FROZENDICT
+    PyObject *fn_deep_frozendict; /* copy._deepcopy_frozendict (3.15) */
+#endif
     PyObject *fn_copy_immutable;  /* copy._copy_immutable */
     PyObject *fn_list_copy;       /* list.copy */
     PyObject *fn_dict_copy;       /* dict.copy */
@@ -79,6 +115,25 @@ typedef struct {
     PyTypeObject *shallow_atomic[FC_MAX_ATOMIC];
     int n_shallow_atomic;
     int atomic_first;             /* 3.14+: atomics checked before the memo */
+    /* 3.14+ (type_sets): the sets the atomic types above and copy()'s
+     * builtin containers were read from, re-read when they change */
+    int type_sets;
+    FcTypeSet deep_set, shallow_set, containers_set;
+    /* copy()'s builtin containers (`cls.copy(x)`): the four the stdlib
+     * lists, as flags, and any other type anybody added */
+    int cont_list, cont_dict, cont_set, cont_bytearray;
+    /* 1 while _atomic_types holds other members than when first read (what
+     * the stdlib put there): Template replay then defers to deepcopy */
+    int atomic_custom;
+    PyTypeObject *deep_init[FC_MAX_ATOMIC];
+    int n_deep_init;
+    PyTypeObject *shallow_containers[FC_MAX_ATOMIC];
+    int n_shallow_containers;
+#ifdef Py_GIL_DISABLED
+    PyTypeObject *shallow_init[FC_MAX_ATOMIC], *cont_init[FC_MAX_ATOMIC];
+    int n_shallow_init, n_cont_init;
+#endif
+    int types_read;
     unsigned long non_atomic_flags; /* tp_flags no atomic type has */
     int hot_atomic;               /* str, int, float, bool, None all atomic;
                                      they are then left out of deep_atomic */
@@ -213,6 +268,9 @@ fc_get_state(PyObject *module)
 /* Re-read the dispatch tables if any of them changed since the last call.
  * Returns 0, or -1 with an exception set. (module.c) */
 int fc_state_sync(FcState *st);
+/* The same for copy(), which also reads 3.14's _copy_atomic_types and
+ * _copy_builtin_containers. */
+int fc_state_sync_shallow(FcState *st);
 
 /* Is `tp` one of str, int, float, bool, NoneType (the most common atoms)? */
 static inline int

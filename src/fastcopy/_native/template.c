@@ -538,7 +538,7 @@ b_finalize(Builder *b)
         }
     }
     PyMem_Free(indeg);
-    if (FC_LOAD(b->st->deep_overrides) != NULL) {
+    if (FC_LOAD(b->st->deep_overrides) != NULL || b->st->atomic_custom) {
         b->hflags |= FCD_HF_OVERRIDES;
     }
     if (!(b->hflags & (FCD_HF_HAS_PYTHON | FCD_HF_TUPLE_CYCLE |
@@ -1157,7 +1157,8 @@ error:
 }
 
 /* Can the descriptor be replayed as it is, now?  Only if the dispatch
- * tables are the stdlib's (as when it was built) and every instance's
+ * tables and 3.14's atomic types are the stdlib's (as when it was built)
+ * and every instance's
  * class still copies by the default protocol.  1 yes, 0 no, -1 error. */
 static int
 t_replay_valid(TemplateObject *t, FcState *st)
@@ -1168,7 +1169,7 @@ t_replay_valid(TemplateObject *t, FcState *st)
     if (fc_state_sync(st) < 0) {
         return -1;
     }
-    if (FC_LOAD(st->deep_overrides) != NULL ||
+    if (FC_LOAD(st->deep_overrides) != NULL || st->atomic_custom ||
         (t->has_sets && (st->set_reduced || FC_LOAD_INT(st->frozenset_reduced))) ||
         (t->has_bytearrays && FC_LOAD_INT(st->bytearray_reduced))) {
         return 0;

@@ -36,7 +36,7 @@ enum {
                                       while its own items are described */
 #define FCD_HF_SHARED_STATE 0x0008 /* an instance's __dict__ is also
                                       referenced from elsewhere */
-#define FCD_HF_OVERRIDES 0x0010    /* copy's dispatch tables were modified
+#define FCD_HF_OVERRIDES 0x0010    /* copy's dispatch tables (or 3.14's atomic types) were modified
                                       when the descriptor was built */
 
 /* _fastcopy._describe(obj) -> (bytes, leaves list). */
