@@ -155,11 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     null_rows, _ = meter.measure(null_calls)
     rows, keep = meter.measure(calls)
     gc.enable()
-    # the reading's own cost (the ints it creates): the minimum over the null run
+    # the reading's own cost (the ints it creates): the minimum over the null
+    # run, taken off what the copy retains and off its transient memory (peak
+    # minus retained) separately, so that peak >= retained still holds: the
+    # two readings' own allocations differ by a few bytes from call to call
+    # (3.14: the null run's peak was 40 bytes over its retained, fastcopy's
+    # copies have none), and subtracting the peak's overhead from the peak
+    # left it under the retained size
+    def transient(r: dict[str, int]) -> int:
+        return r["peak"] - r["retained"]
+
     overhead = {k: min(r[k] for r in null_rows) for k in null_rows[0]}
+    overhead_transient = min(transient(r) for r in null_rows)
     for r in rows:
+        t = max(0, transient(r) - overhead_transient)
         for k in r:
             r[k] = max(0, r[k] - overhead[k])
+        r["peak"] = r["retained"] + t
     print(json.dumps({"impl": a.impl, "workload": a.workload, "mode": a.mode, "items": rows,
                       "overhead": overhead, "kept": kept, "python": sys.version.split()[0]}))
     del keep
