@@ -1,8 +1,9 @@
 """fastcopy sessions: `tests` (every pyenv CPython >= 3.10, -Werror build),
-`sanitize` (ASan + UBSan + debug build, 3.11 and 3.13), `valgrind` (memcheck
-on a subset, 3.13), `fuzz` (atheris, bounded, 3.11) and `bench`
-(python -m fastcopy.bench). Run the tests as the README says: scripts/test.sh
-(all but bench).
+`debian` (the same for the CPythons newer than pyenv's, from Debian sid in a
+chroot: 3.14 and 3.15), `sanitize` (ASan + UBSan + debug build, 3.11 and
+3.13), `valgrind` (memcheck on a subset, 3.13), `fuzz` (atheris, bounded,
+3.11) and `bench` (python -m fastcopy.bench). Run the tests as the README
+says: scripts/test.sh (all but bench).
 """
 
 # Usage:
@@ -10,6 +11,7 @@ on a subset, 3.13), `fuzz` (atheris, bounded, 3.11) and `bench`
 #   python3 -m nox -s tests            # every pyenv CPython >= 3.10 on the machine
 #   python3 -m nox -s tests-3.12       # one of them
 #   python3 -m nox -s tests -- -k memo # extra arguments go to pytest
+#   python3 -m nox -s debian           # 3.14, 3.15 from Debian sid (scripts/debian-pythons.sh; root)
 #   python3 -m nox -s sanitize         # ASan+UBSan+FASTCOPY_DEBUG build, whole suite, 3.11 and 3.13
 #   python3 -m nox -s valgrind         # memcheck on a subset of the suite (scripts/valgrind.sh), 3.13
 #   python3 -m nox -s fuzz             # atheris harness, 3.11, bounded (-- -max_total_time=600 for longer)
@@ -132,6 +134,14 @@ else:
         """No usable interpreter found: fail loudly instead of passing vacuously."""
         root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
         session.error(f"no pyenv CPython >= 3.{MIN_MINOR} found under {root}/versions")
+
+
+@nox.session(python=False)
+def debian(session: nox.Session) -> None:
+    """The `tests` session for every CPython newer than pyenv's newest, from
+    Debian unstable in a chroot made with debootstrap (3.14 and 3.15 today):
+    scripts/debian-pythons.sh.  Arguments go to pytest."""
+    session.run("bash", str(ROOT / "scripts" / "debian-pythons.sh"), *session.posargs, external=True)
 
 
 # The sanitizer and valgrind sessions use these interpreters when present.

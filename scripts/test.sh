@@ -3,6 +3,8 @@
 # noxfile.py). This is the command the README gives and the one CI runs
 # (.ci/run). Without arguments it runs, in this order:
 #   tests      -Werror build, whole suite, every pyenv CPython >= 3.10
+#   debian     the same on the CPythons newer than pyenv's (3.14, 3.15), from
+#              Debian sid in a chroot (scripts/debian-pythons.sh, needs root)
 #   sanitize   ASan + UBSan + FASTCOPY_DEBUG build, whole suite, 3.11 and 3.13
 #   valgrind   memcheck on a subset of the suite (scripts/valgrind.sh), 3.13
 #   fuzz       the atheris harness, 20,000 inputs, 3.11
@@ -13,6 +15,6 @@
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 if [ "$#" -eq 0 ]; then
-    exec bash "$here/nox.sh" -s tests sanitize valgrind fuzz
+    exec bash "$here/nox.sh" -s tests debian sanitize valgrind fuzz
 fi
 exec bash "$here/nox.sh" -s tests "$@"

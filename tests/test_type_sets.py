@@ -80,6 +80,26 @@ def test_a_builtin_removed_from_atomic_types_is_copied_as_the_stdlib_does(tp: ty
     assert len(memo_a) == len(memo_e)
 
 
+@pytest.mark.parametrize("tp", [list, dict, tuple, set, frozenset])
+def test_a_container_type_added_to_atomic_types(tp: type) -> None:
+    """Containers of that type are then returned as they are, wherever they
+    are met: a tuple's item, an instance's attribute, a list's item, a
+    dict's value, a memo hit; the root is of another type."""
+    shared = tp([1]) if tp is not dict else {"a": [1]}
+
+    def make() -> Any:
+        other = Box(0)
+        items = [shared, (shared, other), Box((shared, other)), Box([shared, other]), {"k": (shared, other)}]
+        return tuple(items) if tp is not tuple else Box(items)
+
+    _change("_atomic_types", add=[tp])
+    _both_deep(make)
+    assert impl.deepcopy(shared) is shared
+    y = impl.deepcopy(make())
+    y = y if tp is not tuple else y.v
+    assert y[0] is shared and y[1][0] is shared and y[2].v[0] is shared
+
+
 def test_every_member_swapped_for_a_class_in_turn() -> None:
     """Remove each atomic type in turn and add a class in its place: the set's
     size stays the same, and the class often lands in the slot the removed
@@ -93,6 +113,55 @@ def test_every_member_swapped_for_a_class_in_turn() -> None:
         assert y[0] is b, f"{tp.__name__} swapped for Box: Box instances must be atoms"
         _tables.restore(saved)
         assert impl.deepcopy([b])[0] is not b
+
+
+class MakesBoxAtomic:
+    """Makes Box atomic from a __deepcopy__ hook (which gets the memo)."""
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        _change("_atomic_types", add=[Box])
+        return self
+
+
+def _rebuilt() -> str:
+    return "rebuilt"
+
+
+class MakesBoxAtomicInReduce:
+    """Makes Box atomic from __reduce__ (Python code that gets no memo, so
+    fastcopy's memo stays its native table)."""
+
+    def __reduce__(self) -> Any:
+        _change("_atomic_types", add=[Box])
+        return (_rebuilt, ())
+
+
+@pytest.mark.parametrize("trigger", [MakesBoxAtomic, MakesBoxAtomicInReduce])
+@pytest.mark.parametrize("memo", ["native", "dict"])
+def test_a_type_made_atomic_in_the_middle_of_a_copy(memo: str, trigger: type) -> None:
+    """A Box copied (and memoized) before Python code makes Box atomic: the
+    stdlib then returns that Box itself where it meets it again, not its
+    copy (the atomic check comes before the memo from 3.14).  fastcopy's
+    native memo, consulted first for speed, must step aside from then on,
+    in a list, in a dict and in a tuple."""
+
+    def make() -> Any:
+        b = Box([1])
+        return [b, {"k": b}, trigger(), b, 1, b, [b], {"k": b, "l": [b]}, (b,), Box(2)]
+
+    outcomes = []
+    xs = []
+    for deepcopy in (copy.deepcopy, impl.deepcopy):
+        saved = _tables.snapshot()
+        x = make()
+        xs.append(x)
+        try:
+            outcomes.append(run(lambda: deepcopy(x) if memo == "native" else deepcopy(x, {})))
+        finally:
+            _tables.restore(saved)
+    assert_same_outcome(outcomes[0], outcomes[1], xs[0], actual_original=xs[1])
+    y = outcomes[1].value
+    assert y[0] is not xs[1][0] and y[3] is y[5] is y[6][0] is xs[1][0] and y[9] is xs[1][9]
 
 
 def test_class_added_to_copy_atomic_types() -> None:

@@ -33,6 +33,7 @@
 #define FC_PY313_PLUS (PY_VERSION_HEX >= 0x030D0000)
 #define FC_PY314_PLUS (PY_VERSION_HEX >= 0x030E0000)
 #define FC_PY315_PLUS (PY_VERSION_HEX >= 0x030F0000)
+#define FC_PY316_PLUS (PY_VERSION_HEX >= 0x03100000)
 
 /* 3.15's builtin frozendict (PEP 814), which copy._deepcopy_dispatch
  * copies with _deepcopy_frozendict. */
@@ -457,11 +458,12 @@ fc_dict_is_split(PyObject *d)
  *
  * This reads CPython's private dict-keys layout, mirrored below from
  * Include/internal/pycore_dict.h (struct _dictkeysobject, PyDictKeyEntry,
- * PyDictUnicodeEntry, DK_ENTRIES): identical in 3.11, 3.12 and 3.13 GIL
- * builds (checked against their installed headers).  Not used (and
- * FC_HAS_DICT_SLOTS is 0, the caller falls back to PyDict_SetItem) on
- * 3.10 (a different layout), free-threaded builds (an extra dk_mutex, and
- * lock-free readers), and versions after 3.13 until checked.
+ * PyDictUnicodeEntry, DK_ENTRIES): identical in 3.11 to 3.15 GIL builds
+ * (checked against the installed 3.11.7, 3.12.1 and 3.13.0 headers, and
+ * Debian's 3.14.10 and 3.15.2).  Not used (and FC_HAS_DICT_SLOTS is 0, the
+ * caller falls back to PyDict_SetItem) on 3.10 (a different layout),
+ * free-threaded builds (an extra dk_mutex, and lock-free readers), and
+ * versions after 3.15 until checked.
  *
  * Guards, so that a mismatch degrades to PyDict_SetItem and never writes
  * to the wrong place: the table must be combined (ma_values == NULL) with
@@ -472,7 +474,7 @@ fc_dict_is_split(PyObject *d)
  * version tag, notify dict watchers, maintain GC tracking -- matters only
  * for a dict somebody else has seen (a fresh copy has no watchers, and
  * nobody holds its version); the caller tracks the dict itself. */
-#if FC_PY311_PLUS && !FC_PY314_PLUS && !defined(Py_GIL_DISABLED)
+#if FC_PY311_PLUS && !FC_PY316_PLUS && !defined(Py_GIL_DISABLED)
 #define FC_HAS_DICT_SLOTS 1
 
 typedef struct {
@@ -719,15 +721,15 @@ fc_dict_split_keys(PyObject *d, Py_ssize_t *n)
  * at -4 words, dict pointer at -3, _PyObject_ValuesPointer; 3.12: one
  * word at -3, the values pointer minus one when tagged with bit 0,
  * _PyDictOrValues_GetValues; 3.13: values at obj + sizeof(PyObject) for
- * a basicsize of sizeof(PyObject), dict pointer at -3 words), checked
- * against the installed 3.11.7, 3.12.1 and 3.13.0 headers.  GIL builds of
- * 3.11-3.13 only (FC_HAS_DICT_SLOTS); elsewhere FC_HAS_INLINE_VALUES is
- * 0 and the engine does the update.  Guards, so that anything unexpected
- * takes the update instead: the class is a heap type with a managed dict
- * (and inline values on 3.13), the state's keys object is exactly its
- * cached split keys, every index the state uses is below the keys'
- * entry count and y's capacity, and y's values exist, are empty, and y
- * has no dict yet. */
+ * a basicsize of sizeof(PyObject), dict pointer at -3 words; the same in
+ * 3.14 and 3.15), checked against the installed 3.11.7, 3.12.1 and 3.13.0
+ * headers and Debian's 3.14.10 and 3.15.2.  GIL builds of 3.11-3.15 only
+ * (FC_HAS_DICT_SLOTS); elsewhere FC_HAS_INLINE_VALUES is 0 and the engine
+ * does the update.  Guards, so that anything unexpected takes the update
+ * instead: the class is a heap type with a managed dict (and inline
+ * values from 3.13), the state's keys object is exactly its cached split
+ * keys, every index the state uses is below the keys' entry count and y's
+ * capacity, and y's values exist, are empty, and y has no dict yet. */
 #define FC_HAS_INLINE_VALUES 1
 #define FC_MANAGED_DICT_WORD(obj) (((void **)(obj))[-3])
 /* The shared (split) keys a heap type's instances index their values by. */

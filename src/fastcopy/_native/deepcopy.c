@@ -125,7 +125,7 @@ typedef struct {
  * held by its original container and y by the copy being built: see
  * "memo elision" below); DONE_AS_DICT: y has since become an
  * instance's __dict__, so the memo must get a copy of it; DONE_AS_ATTRS
- * (3.11-3.13, the values path): y is now the instance whose attributes
+ * (3.11-3.15, the values path): y is now the instance whose attributes
  * the copy became (the copy itself is gone or never existed), so the memo
  * gets a copy of y's __dict__.  The flags are the low bits of `xf`
  * (objects are at least 8-byte aligned): 16 bytes an
@@ -160,7 +160,9 @@ typedef struct {
      * are each a load from the global offset table first. */
     PyTypeObject *hot[5];
     int memo_first;          /* native memo consulted before anything else
-                                (mode == MEMO_NATIVE, before 3.14) */
+                                (mode == MEMO_NATIVE; see
+                                copier_update_fast_atoms for 3.14+) */
+    unsigned long atomic_gen; /* st->atomic_gen when the copy started */
     int fast_visit;          /* see visit_unheld */
     int patch_ok;            /* dicts may start in DICT_PATCH (visit_dict) */
     uint8_t stale;           /* STALE_*: what the next visit() must do
@@ -295,10 +297,21 @@ copier_update_fast_atoms(Copier *c)
     c->hot[2] = c->fast_hot ? &PyFloat_Type : NULL;
     c->hot[3] = c->fast_hot ? &PyBool_Type : NULL;
     c->hot[4] = c->fast_hot ? Py_TYPE(Py_None) : NULL;
-    c->memo_first = c->mode == MEMO_NATIVE && !c->st->atomic_first;
+    /* 3.14+ test the atomic types before the memo, but the native memo
+     * holds no atom (the engine memoizes what it copies, never an atom),
+     * so consulting it first gives the same answer -- unless a type was
+     * made atomic since the copy started (Python code it ran added one to
+     * copy._atomic_types) and an object of that type is in the table: the
+     * stdlib would now return the object itself, not its copy.  From such
+     * a change on, the memo comes second. */
+    c->memo_first = c->mode == MEMO_NATIVE &&
+                    (!c->st->atomic_first || c->st->atomic_gen == c->atomic_gen);
     /* visit_unheld's list and dict path: the stdlib's dispatch table has
-     * its own entries only (fast_atoms) and the native memo comes first */
-    c->fast_visit = c->memo_first && c->fast_atoms;
+     * its own entries only, the native memo comes first, and lists and
+     * dicts are not atomic (3.14+: fast_atoms holds with any dispatch
+     * table, and somebody may have added list or dict to the atomic types) */
+    c->fast_visit = c->memo_first && c->fast_atoms && FC_LOAD(c->st->deep_overrides) == NULL &&
+                    !c->st->atomic_custom;
     c->patch_ok = !FC_FREE_THREADED && c->mode == MEMO_NATIVE && c->fast_hot;
     if (c->stale & STALE_TABLES) {
         copier_mark_stale(c);   /* (defined below) until copier_resync */
@@ -364,6 +377,12 @@ copier_mark_stale(Copier *c)
 {
     c->stale |= STALE_TABLES;
     c->hot[0] = c->hot[1] = c->hot[2] = c->hot[3] = c->hot[4] = NULL;
+    if (c->st->atomic_first) {
+        /* 3.14+: the code may make a type atomic, and the atomic check
+         * comes before the memo: no memo lookup before the resync tells
+         * (copier_update_fast_atoms) */
+        c->memo_first = 0;
+    }
 }
 
 /* After Python code: the module state brought up to date with the
@@ -1867,7 +1886,7 @@ step_plain(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
     return S_DONE;
 }
 
-/* PLAIN_INLINE and PLAIN_STATE (3.11-3.13 GIL builds, FC_HAS_INLINE_VALUES)
+/* PLAIN_INLINE and PLAIN_STATE (3.11-3.15 GIL builds, FC_HAS_INLINE_VALUES)
  * ------------------------------------------------------------------
  * The stdlib copies a plain instance's state as
  *     state = deepcopy(x.__dict__, memo)   # S = {}; memo[id(d)] = S; S[k] = deepcopy(v)...
@@ -3041,6 +3060,7 @@ fc_deepcopy(FcState *st, PyObject *x, PyObject *memo)
     c.flush_from = 0;
     c.ninline = 0;
     c.elide_extra = 0;
+    c.atomic_gen = st->atomic_gen;
     c.nest = 0;
     c.stale = 0;      /* set below, once c.gc is known */
     c.gc = FC_GC_HOLD ? GC_RELEASED : GC_UNMANAGED;

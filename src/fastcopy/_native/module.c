@@ -308,6 +308,11 @@ state_read_type_sets(FcState *st)
     }
 #endif
     st->atomic_custom = !same;
+    if (!state_same_types(deep, n_deep, st->deep_now, st->n_deep_now)) {
+        st->atomic_gen++;
+        memcpy(st->deep_now, deep, sizeof(deep));
+        st->n_deep_now = n_deep;
+    }
     state_set_deep_atomics(st, deep, n_deep);
     memcpy(st->shallow_atomic, shallow, sizeof(shallow));
     st->n_shallow_atomic = n_shallow;

@@ -125,8 +125,13 @@ typedef struct {
     /* 1 while _atomic_types holds other members than when first read (what
      * the stdlib put there): Template replay then defers to deepcopy */
     int atomic_custom;
+    /* bumped whenever a rebuild finds _atomic_types' members changed
+     * (copier_update_fast_atoms, deepcopy.c) */
+    unsigned long atomic_gen;
     PyTypeObject *deep_init[FC_MAX_ATOMIC];
     int n_deep_init;
+    PyTypeObject *deep_now[FC_MAX_ATOMIC];   /* the members last read */
+    int n_deep_now;
     PyTypeObject *shallow_containers[FC_MAX_ATOMIC];
     int n_shallow_containers;
 #ifdef Py_GIL_DISABLED
