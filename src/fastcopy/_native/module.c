@@ -232,11 +232,15 @@ state_read_typeset(FcState *st, const char *name, FcTypeSet *ts, PyTypeObject **
         if (key == NULL || so->table[i].hash == -1) {
             continue;
         }
-        ts->keys[ts->n] = key;
-        ts->slots[ts->n++] = i;
+        ts->at[ts->n].key = key;
+        ts->at[ts->n++].off = (Py_ssize_t)((char *)&so->table[i].key - (char *)so->table);
         if (PyType_Check(key)) {
             arr[(*n)++] = (PyTypeObject *)key;
         }
+    }
+    /* (an empty set has nothing to repeat: n4 stays 0) */
+    for (ts->n4 = ts->n; ts->n4 % 4 != 0; ts->n4++) {
+        ts->at[ts->n4] = ts->at[0];
     }
     FC_END_CRITICAL_SECTION();
     if (!ok) {

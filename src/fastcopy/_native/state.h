@@ -59,13 +59,22 @@ typedef struct {
  * slot still holds its member; a resize or any add or removal changes one
  * of the two.  n <= FC_MAX_ATOMIC. */
 typedef struct {
+    Py_ssize_t off;       /* byte offset of its slot's key in the table */
+    PyObject *key;        /* compared, never dereferenced */
+} FcSlotKey;
+
+typedef struct {
     PyObject *set;        /* copy.<name> when read (strong) */
     int frozen;           /* an exact frozenset: nothing to check */
     Py_ssize_t n, mask;   /* its size and table mask when read */
-    PyObject *keys[FC_MAX_ATOMIC];   /* compared, never dereferenced */
-    Py_ssize_t slots[FC_MAX_ATOMIC];
+    Py_ssize_t n4;        /* n rounded up to 4: at[n..n4) repeat at[0] */
+    FcSlotKey at[FC_MAX_ATOMIC + 3];
 } FcTypeSet;
 
+/* Runs at every call and after any Python code a copy runs (3.14 only:
+ * 3.15's sets are frozen): four members a step, each one load, xor and
+ * or, no branch but the loop's (about 90 instructions for the 16 atomic
+ * types, 150 as a plain loop). */
 static inline int
 fc_typeset_same(const FcTypeSet *ts)
 {
@@ -73,11 +82,19 @@ fc_typeset_same(const FcTypeSet *ts)
         return 1;
     }
     const PySetObject *so = (const PySetObject *)ts->set;
-    int same = so->used == ts->n && so->mask == ts->mask;
-    for (Py_ssize_t i = 0; same && i < ts->n; i++) {
-        same = so->table[ts->slots[i]].key == ts->keys[i];
+    if (so->used != ts->n || so->mask != ts->mask) {
+        return 0;
     }
-    return same;
+    const char *table = (const char *)so->table;
+    const FcSlotKey *at = ts->at;
+    uintptr_t diff = 0;
+#define FC_SLOT_DIFF(k) \
+    ((uintptr_t)*(PyObject *const *)(table + at[k].off) ^ (uintptr_t)at[k].key)
+    for (Py_ssize_t i = 0; i < ts->n4; i += 4) {
+        diff |= FC_SLOT_DIFF(i) | FC_SLOT_DIFF(i + 1) | FC_SLOT_DIFF(i + 2) | FC_SLOT_DIFF(i + 3);
+    }
+#undef FC_SLOT_DIFF
+    return diff == 0;
 }
 
 typedef struct {
