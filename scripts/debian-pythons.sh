@@ -7,13 +7,17 @@
 # python3.N-dev in sid with N above pyenv's newest, copies the work tree
 # into it, and for each of those interpreters builds fastcopy with -Werror
 # into a fresh venv and runs pytest, as the nox `tests` sessions do for the
-# pyenv interpreters.  It needs root (chroot, mount) and Debian's mirror.
+# pyenv interpreters, then again against an ASan + UBSan + FASTCOPY_DEBUG
+# build, as the `sanitize` sessions do (the code paths of 3.14's type sets
+# and 3.15's frozendict run on these interpreters only).  It needs root
+# (chroot, mount) and Debian's mirror.
 #
 #   bash scripts/debian-pythons.sh              # every such interpreter
 #   bash scripts/debian-pythons.sh -k frozendict  # arguments go to pytest
 #
 # Environment: FASTCOPY_CHROOT (default /var/tmp/fastcopy-sid),
-# FASTCOPY_DEBIAN_PYTHONS ("3.14 3.15" to choose; default: discovered).
+# FASTCOPY_DEBIAN_PYTHONS ("3.14 3.15" to choose; default: discovered),
+# FASTCOPY_DEBIAN_SANITIZE=0 (skip the sanitizer runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHROOT="${FASTCOPY_CHROOT:-/var/tmp/fastcopy-sid}"
@@ -96,22 +100,42 @@ mkdir -p "$CHROOT/src"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
     tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$CHROOT/src"
 
+# The sanitizer runs' environment (as noxfile.py's sanitize session: the
+# interpreter is not instrumented, so the runtimes are preloaded and every
+# object allocation goes through ASan's malloc)
+san_env="LD_PRELOAD='$(in_root gcc -print-file-name=libasan.so) $(in_root gcc -print-file-name=libubsan.so)'
+PYTHONMALLOC=malloc
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:allocator_may_return_null=1
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+
+# one_run LABEL VENV BUILD_ENV RUN_ENV [pytest args]: a fresh venv, the
+# project installed from /src with BUILD_ENV, the suite run with RUN_ENV
+one_run() {
+    local label=$1 venv=$2 build_env=$3 run_env=$4
+    shift 4
+    log "=== $label"
+    if ! in_root sh -c "rm -rf $venv && python$v -m venv $venv && cd /src &&
+            PIP_DISABLE_PIP_VERSION_CHECK=1 $build_env $venv/bin/pip install -q '.[test]'"; then
+        log "$label: build or install failed"
+        return 1
+    fi
+    # the tests import the installed package, as in the nox sessions
+    if ! in_root sh -c "cd /src && export PYTHONFAULTHANDLER=1 $(echo $run_env) &&
+            $venv/bin/python -c \"import os, sys, fastcopy._fastcopy as m; print('testing', m.__file__, sys.version, os.environ.get('LD_PRELOAD', ''))\" &&
+            $venv/bin/python -m pytest tests -q -p no:cacheprovider \"\$@\"" sh "$@"; then
+        log "$label: tests failed"
+        return 1
+    fi
+}
+
 status=0
 for v in $versions; do
-    log "=== CPython $v (Debian sid)"
-    venv="/venv/$v"
-    if ! in_root sh -c "rm -rf $venv && python$v -m venv $venv && cd /src &&
-            PIP_DISABLE_PIP_VERSION_CHECK=1 FASTCOPY_WERROR=1 $venv/bin/pip install -q '.[test]'"; then
-        log "CPython $v: build or install failed"
-        status=1
-        continue
-    fi
-    in_root "$venv/bin/python" -c "import sys, fastcopy._fastcopy as m; print('testing', m.__file__, sys.version)"
-    # the tests import the installed package, as in the nox sessions
-    if ! in_root sh -c 'cd /src && PYTHONFAULTHANDLER=1 "$0" -m pytest tests -q -p no:cacheprovider "$@"' \
-            "$venv/bin/python" "$@"; then
-        log "CPython $v: tests failed"
-        status=1
-    fi
+    one_run "CPython $v (Debian sid)" "/venv/$v" "FASTCOPY_WERROR=1" "" "$@" || status=1
 done
+if [ "${FASTCOPY_DEBIAN_SANITIZE:-1}" != 0 ]; then
+    for v in $versions; do
+        one_run "CPython $v (Debian sid), ASan + UBSan + FASTCOPY_DEBUG build" "/venv/$v-san" \
+            "FASTCOPY_WERROR=1 FASTCOPY_DEBUG=1 FASTCOPY_SANITIZE=1" "$san_env" "$@" || status=1
+    done
+fi
 exit $status
