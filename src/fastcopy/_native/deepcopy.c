@@ -2516,8 +2516,8 @@ visit_set(Copier *c, PyObject *x)
 
 #if FC_HAS_FROZENDICT
 /* A frozendict (3.15): its values and keys copied in the stdlib's order
- * by a set frame (step_set, frozendict_finish); not memoized until its
- * copy is made, as a tuple. */
+ * by a set frame (step_frozendict); not memoized until its copy is made,
+ * as a tuple. */
 static VisitResult
 visit_frozendict(Copier *c, PyObject *x)
 {

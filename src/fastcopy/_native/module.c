@@ -249,7 +249,22 @@ state_read_typeset(FcState *st, const char *name, FcTypeSet *ts, PyTypeObject **
                      FC_MAX_ATOMIC, name);
         return -1;
     }
+#ifdef Py_GIL_DISABLED
+    /* copies in other threads read ts->set without a lock (fc_state_sync):
+     * a replaced set is kept in st->retired, as state_rebuild keeps the
+     * dispatch dicts it replaces */
+    PyObject *old = ts->set;
+    if (old != NULL && old != set &&
+        ((st->retired == NULL && (st->retired = PyList_New(0)) == NULL) ||
+         PyList_Append(st->retired, old) < 0)) {
+        Py_DECREF(set);
+        return -1;
+    }
+    FC_STORE(ts->set, set);
+    Py_XDECREF(old);
+#else
     Py_XSETREF(ts->set, set);
+#endif
     return 0;
 }
 
@@ -488,8 +503,9 @@ state_typeset_same(const FcTypeSet *ts)
     if (ts->frozen) {
         return 1;
     }
-    FC_BEGIN_CRITICAL_SECTION(ts->set);
-    same = fc_typeset_same(ts);
+    PyObject *set = FC_LOAD(ts->set);
+    FC_BEGIN_CRITICAL_SECTION(set);
+    same = fc_typeset_same(ts, set);
     FC_END_CRITICAL_SECTION();
     return same;
 }

@@ -64,7 +64,7 @@ typedef struct {
 } FcSlotKey;
 
 typedef struct {
-    PyObject *set;        /* copy.<name> when read (strong) */
+    PyObject *set;        /* copy.<name> when read (strong; FC_LOAD it) */
     int frozen;           /* an exact frozenset: nothing to check */
     Py_ssize_t n, mask;   /* its size and table mask when read */
     Py_ssize_t n4;        /* n rounded up to 4: at[n..n4) repeat at[0] */
@@ -76,12 +76,12 @@ typedef struct {
  * or, no branch but the loop's (about 90 instructions for the 16 atomic
  * types, 150 as a plain loop). */
 static inline int
-fc_typeset_same(const FcTypeSet *ts)
+fc_typeset_same(const FcTypeSet *ts, PyObject *set)
 {
     if (ts->frozen) {
         return 1;
     }
-    const PySetObject *so = (const PySetObject *)ts->set;
+    const PySetObject *so = (const PySetObject *)set;
     if (so->used != ts->n || so->mask != ts->mask) {
         return 0;
     }
