@@ -1118,6 +1118,23 @@ visit_list_item(Copier *c, PyObject *list, Py_ssize_t i, PyObject **out)
 }
 #endif
 
+/* f->y[key] = f->b, key the copy of a key just made (stolen), f->b its
+ * value's copy (cleared): a dict frame's store, and a frozendict's.
+ * Hashing the key may run Python code, so the memo is made the stdlib's
+ * first unless the key is of a hot type.  0, or -1 with an exception. */
+FC_ALWAYS_INLINE int
+frame_store_item(Copier *c, Frame *f, PyObject *key)
+{
+    if (!fc_is_hot_type(Py_TYPE(key)) && memo_flush_if_needed(c) < 0) {
+        Py_DECREF(key);
+        return -1;
+    }
+    int rc = PyDict_SetItem(f->y, key, f->b);
+    Py_DECREF(key);
+    Py_CLEAR(f->b);
+    return rc;
+}
+
 static StepResult
 step_list(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
 {
@@ -1410,15 +1427,9 @@ step_dict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         }
         f = &c->frames[fi];
     store:
-        if (!fc_is_hot_type(Py_TYPE(r)) && memo_flush_if_needed(c) < 0) {
-            Py_DECREF(r);          /* hashing r may run Python code */
-            return S_ERROR;
-        }
         {
-            int rc = PyDict_SetItem(f->y, r, f->b);
-            Py_DECREF(r);
+            int rc = frame_store_item(c, f, r);
             Py_CLEAR(f->a);
-            Py_CLEAR(f->b);
             if (rc < 0) {
                 return S_ERROR;
             }
@@ -1515,14 +1526,7 @@ step_frozendict(Copier *c, Py_ssize_t fi, PyObject *incoming, PyObject **out)
         if (r != NULL) {
             if (!(f->i & 1)) {
                 /* i is even: r is the copy of the key just before i */
-                if (!fc_is_hot_type(Py_TYPE(r)) && memo_flush_if_needed(c) < 0) {
-                    Py_DECREF(r);         /* hashing r may run Python code */
-                    return S_ERROR;
-                }
-                int rc = PyDict_SetItem(f->y, r, f->b);
-                Py_DECREF(r);
-                Py_CLEAR(f->b);
-                if (rc < 0) {
+                if (frame_store_item(c, f, r) < 0) {
                     return S_ERROR;
                 }
             }
@@ -2491,6 +2495,23 @@ visit_tuple(Copier *c, PyObject *x, PyObject **out)
     return V_PUSHED;
 }
 
+/* Push x's set frame: a the objects to copy in order, y where their copies
+ * go (both stolen), frozendict 1 for a frozendict's (step_frozendict). */
+static VisitResult
+set_frame_push(Copier *c, PyObject *x, PyObject *a, PyObject *y, int frozendict)
+{
+    Frame *f = frame_push(c, F_SET, x);
+    if (f == NULL) {
+        Py_DECREF(a);
+        Py_DECREF(y);
+        return V_ERROR;
+    }
+    f->a = a;
+    f->y = y;
+    f->n = frozendict;
+    return V_PUSHED;
+}
+
 static VisitResult
 visit_set(Copier *c, PyObject *x)
 {
@@ -2503,15 +2524,7 @@ visit_set(Copier *c, PyObject *x)
         Py_DECREF(snapshot);
         return V_ERROR;
     }
-    Frame *f = frame_push(c, F_SET, x);
-    if (f == NULL) {
-        Py_DECREF(snapshot);
-        Py_DECREF(copies);
-        return V_ERROR;
-    }
-    f->a = snapshot;
-    f->y = copies;
-    return V_PUSHED;
+    return set_frame_push(c, x, snapshot, copies, 0);
 }
 
 #if FC_HAS_FROZENDICT
@@ -2535,16 +2548,7 @@ visit_frozendict(Copier *c, PyObject *x)
         fc_list_append_steal(items, Py_NewRef(value));
         fc_list_append_steal(items, Py_NewRef(key));
     }
-    Frame *f = frame_push(c, F_SET, x);
-    if (f == NULL) {
-        Py_DECREF(items);
-        Py_DECREF(y);
-        return V_ERROR;
-    }
-    f->a = items;
-    f->y = y;
-    f->n = 1;
-    return V_PUSHED;
+    return set_frame_push(c, x, items, y, 1);
 }
 #endif
 
