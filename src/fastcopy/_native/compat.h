@@ -398,9 +398,8 @@ fc_list_append_steal(PyObject *list, PyObject *v)
  * rest of object_new is argument checks (there are none) and the
  * abstract-class check, kept by calling tp_new for such classes.
  * with_values: the engine will write the attributes into the instance's
- * values array (PLAIN_INLINE, below), so object_new makes it.  3.13
- * initialises inline values in the allocator, and 3.14 is untested here:
- * both use tp_new. */
+ * values array (PLAIN_INLINE, below), so object_new makes it.  3.13 and
+ * later initialise inline values in the allocator: they use tp_new. */
 static inline PyObject *
 fc_new_plain_instance(PyTypeObject *tp, int with_values)
 {

@@ -372,7 +372,7 @@ state_rebuild(FcState *st)
     if (deep == NULL) {
         goto error;
     }
-    if (st->type_sets) {
+    if (st->atomic_first) {
         if (state_read_type_sets(st) < 0) {
             goto error;
         }
@@ -527,7 +527,7 @@ fc_state_sync(FcState *st)
 {
 #if FC_HAS_DICT_WATCHERS
     if (FC_SYNCED(st) && FC_SEEN_GENERATION(st) == FC_GENERATION() &&
-        (!st->type_sets || state_typeset_same(&st->deep_set))) {
+        (!st->atomic_first || state_typeset_same(&st->deep_set))) {
         return 0;
     }
 #else
@@ -551,7 +551,7 @@ fc_state_sync_shallow(FcState *st)
     if (fc_state_sync(st) < 0) {
         return -1;
     }
-    if (st->type_sets &&
+    if (st->atomic_first &&
         (!state_typeset_same(&st->shallow_set) || !state_typeset_same(&st->containers_set))) {
         return state_sync_rebuild(st);
     }
@@ -690,11 +690,11 @@ state_init(FcState *st)
     }
     /* 3.14+: the atomic types are in sets, checked before the memo (read
      * by state_rebuild), and there is no copy._copy_dispatch */
-    st->type_sets = st->atomic_first = (atomic != Py_None);
+    st->atomic_first = (atomic != Py_None);
     deep = PyDict_GetItemString(st->copy_dict, "_deepcopy_dispatch");
-    shallow = st->type_sets ? NULL : PyDict_GetItemString(st->copy_dict, "_copy_dispatch");
+    shallow = st->atomic_first ? NULL : PyDict_GetItemString(st->copy_dict, "_copy_dispatch");
     if (deep == NULL || !PyDict_Check(deep) ||
-        (!st->type_sets && (shallow == NULL || !PyDict_Check(shallow)))) {
+        (!st->atomic_first && (shallow == NULL || !PyDict_Check(shallow)))) {
         PyErr_SetString(PyExc_RuntimeError, "fastcopy: unexpected copy module layout");
         goto error;
     }
@@ -715,7 +715,7 @@ state_init(FcState *st)
         goto error;
     }
 #endif
-    if (!st->type_sets) {
+    if (!st->atomic_first) {
         /* 3.10-3.13: the atomic types are the entries of the two tables
          * whose copier is _deepcopy_atomic / _copy_immutable */
         PyTypeObject *all_atomic[FC_MAX_ATOMIC];

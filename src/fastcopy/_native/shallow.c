@@ -73,7 +73,7 @@ fc_copy(FcState *st, PyObject *x)
     }
     PyTypeObject *tp = Py_TYPE(x);
     int in_dispatch = 1;
-    if (st->type_sets) {
+    if (st->atomic_first) {
         PyObject *y;
         if (fc_copy_sets(st, x, &y)) {
             return y;

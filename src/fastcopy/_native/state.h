@@ -71,16 +71,13 @@ typedef struct {
     FcSlotKey at[FC_MAX_ATOMIC + 3];
 } FcTypeSet;
 
-/* Runs at every call and after any Python code a copy runs (3.14 only:
- * 3.15's sets are frozen): four members a step, each one load, xor and
- * or, no branch but the loop's (about 90 instructions for the 16 atomic
- * types, 150 as a plain loop). */
+/* Runs at every call and after any Python code a copy runs, for a set
+ * that is not frozen (3.14; the caller skips 3.15's frozensets): four
+ * members a step, each one load, xor and or, no branch but the loop's
+ * (about 90 instructions for the 16 atomic types, 150 as a plain loop). */
 static inline int
 fc_typeset_same(const FcTypeSet *ts, PyObject *set)
 {
-    if (ts->frozen) {
-        return 1;
-    }
     const PySetObject *so = (const PySetObject *)set;
     if (so->used != ts->n || so->mask != ts->mask) {
         return 0;
@@ -131,10 +128,12 @@ typedef struct {
     int n_deep_atomic;
     PyTypeObject *shallow_atomic[FC_MAX_ATOMIC];
     int n_shallow_atomic;
-    int atomic_first;             /* 3.14+: atomics checked before the memo */
-    /* 3.14+ (type_sets): the sets the atomic types above and copy()'s
+    int atomic_first;             /* 3.14+: atomics checked before the memo,
+                                     and listed (with copy()'s atomic types
+                                     and containers) in sets, not in the
+                                     dispatch tables */
+    /* 3.14+ (atomic_first): the sets the atomic types above and copy()'s
      * builtin containers were read from, re-read when they change */
-    int type_sets;
     FcTypeSet deep_set, shallow_set, containers_set;
     /* copy()'s builtin containers (`cls.copy(x)`): the four the stdlib
      * lists, as flags, and any other type anybody added */
