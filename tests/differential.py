@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Callable
 
+from _impl import impl
 from isomorphism import _NO, assert_same_copy
 
 
@@ -57,3 +59,20 @@ def assert_same_outcome(
     if actual.exc is not None:
         raise AssertionError(f"stdlib returned a value, implementation {actual.describe()}") from actual.exc
     assert_same_copy(original, expected.value, actual.value, memos=memos, actual_original=actual_original)
+
+
+def check_deepcopy_twins(factory: Callable[[], Any], memo: Callable[[], Any] | None = None) -> tuple[Outcome, Outcome]:
+    """For inputs that hooks (or the tables they change) make one-shot: each
+    implementation deep-copies its own twin, made by ``factory``; with
+    ``memo``, each gets a memo it makes, and the memos are compared too."""
+    xe, xa = factory(), factory()
+    if memo is None:
+        e = run(lambda: copy.deepcopy(xe))
+        a = run(lambda: impl.deepcopy(xa))
+        assert_same_outcome(e, a, xe, actual_original=xa)
+    else:
+        me, ma = memo(), memo()
+        e = run(lambda: copy.deepcopy(xe, me))
+        a = run(lambda: impl.deepcopy(xa, ma))
+        assert_same_outcome(e, a, xe, actual_original=xa, memos=(me, ma))
+    return e, a

@@ -19,7 +19,7 @@ import pytest
 
 import _tables
 from _impl import IS_STDLIB, impl
-from differential import assert_same_outcome, run
+from differential import assert_same_outcome, check_deepcopy_twins, run
 from strategies import FROZENDICT
 
 pytestmark = pytest.mark.skipif(FROZENDICT is None, reason="frozendict is new in 3.15")
@@ -43,17 +43,6 @@ class Hooked:
         return isinstance(other, Hooked) and other.name == self.name
 
 
-def _same(make: Any, memo: Any = None) -> None:
-    xe, xa = make(), make()
-    if memo is None:
-        e, a = run(lambda: copy.deepcopy(xe)), run(lambda: impl.deepcopy(xa))
-        assert_same_outcome(e, a, xe, actual_original=xa)
-    else:
-        me, ma = memo(), memo()
-        e, a = run(lambda: copy.deepcopy(xe, me)), run(lambda: impl.deepcopy(xa, ma))
-        assert_same_outcome(e, a, xe, actual_original=xa, memos=(me, ma))
-
-
 SHAPES = {
     "atoms": lambda: FROZENDICT({"a": 1, "b": "s", 3: None}),
     "empty": lambda: FROZENDICT(),
@@ -70,7 +59,7 @@ SHAPES = {
 @pytest.mark.parametrize("memo", ["native", "dict"])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_shapes(shape: str, memo: str) -> None:
-    _same(SHAPES[shape], None if memo == "native" else dict)
+    check_deepcopy_twins(SHAPES[shape], None if memo == "native" else dict)
 
 
 def _cycle() -> Any:
@@ -93,7 +82,7 @@ def test_cycles_through_a_frozendict(make: Any, memo: str) -> None:
     """The frozendict is reached again while its items are copied: the
     inner reference copies it a second time (it is not memoized yet), and
     the outer call then returns the memo's entry, as the stdlib does."""
-    _same(make, None if memo == "native" else dict)
+    check_deepcopy_twins(make, None if memo == "native" else dict)
 
 
 def test_values_copied_before_their_keys() -> None:
@@ -116,8 +105,8 @@ def test_subclass_goes_through_reduce() -> None:
     class Sub(FROZENDICT):  # type: ignore[misc,valid-type]
         pass
 
-    _same(lambda: Sub({"a": [1]}))
-    _same(lambda: [Sub({"a": [1]})], dict)
+    check_deepcopy_twins(lambda: Sub({"a": [1]}))
+    check_deepcopy_twins(lambda: [Sub({"a": [1]})], dict)
 
 
 def test_key_whose_copy_cannot_be_hashed() -> None:
@@ -153,7 +142,7 @@ def test_third_party_copier_for_frozendict_is_honoured() -> None:
     saved = _tables.snapshot()
     try:
         _tables.DISPATCH[FROZENDICT] = copier
-        _same(lambda: [FROZENDICT({"a": [1]})])
+        check_deepcopy_twins(lambda: [FROZENDICT({"a": [1]})])
     finally:
         _tables.restore(saved)
 

@@ -22,7 +22,7 @@ import pytest
 
 import _tables
 from _impl import IS_STDLIB, impl
-from differential import assert_same_outcome, run
+from differential import assert_same_outcome, check_deepcopy_twins, run
 
 pytestmark = pytest.mark.skipif(not _tables.HAS_TYPE_SETS, reason="the type sets are new in 3.14")
 
@@ -37,11 +37,6 @@ def _restore() -> Iterator[None]:
 class Box:
     def __init__(self, v: Any) -> None:
         self.v = v
-
-
-def _both_deep(make: Any) -> None:
-    xe, xa = make(), make()
-    assert_same_outcome(run(lambda: copy.deepcopy(xe)), run(lambda: impl.deepcopy(xa)), xe, actual_original=xa)
 
 
 def _both_shallow(make: Any) -> None:
@@ -70,13 +65,11 @@ def test_a_builtin_removed_from_atomic_types_is_copied_as_the_stdlib_does(tp: ty
                range: range(3), complex: 1j}
     make = lambda: [samples[tp], {"k": samples[tp]}, (samples[tp], [samples[tp]])]  # noqa: E731
     _tables.make_not_atomic(tp)
-    _both_deep(make)
+    check_deepcopy_twins(make)
     # and with a memo the caller passes in (atoms are not memoized by the stdlib)
-    memo_e: dict[int, Any] = {}
-    memo_a: dict[int, Any] = {}
-    xe, xa = make(), make()
-    assert_same_outcome(run(lambda: copy.deepcopy(xe, memo_e)), run(lambda: impl.deepcopy(xa, memo_a)), xe,
-                        actual_original=xa)
+    memos: list[dict[int, Any]] = []
+    check_deepcopy_twins(make, lambda: memos.append({}) or memos[-1])
+    memo_e, memo_a = memos
     assert len(memo_a) == len(memo_e)
 
 
@@ -93,7 +86,7 @@ def test_a_container_type_added_to_atomic_types(tp: type) -> None:
         return tuple(items) if tp is not tuple else Box(items)
 
     _change("_atomic_types", add=[tp])
-    _both_deep(make)
+    check_deepcopy_twins(make)
     assert impl.deepcopy(shared) is shared
     y = impl.deepcopy(make())
     y = y if tp is not tuple else y.v
@@ -200,7 +193,7 @@ def test_builtin_container_removed_goes_through_reduce(tp: type) -> None:
 
 def test_members_that_are_not_types_are_ignored() -> None:
     _change("_atomic_types", add=["not a type", 42])
-    _both_deep(lambda: ["not a type", 42, [1]])
+    check_deepcopy_twins(lambda: ["not a type", 42, [1]])
 
 
 @pytest.mark.skipif(IS_STDLIB, reason="fastcopy's own limit and message")
