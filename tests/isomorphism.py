@@ -94,6 +94,13 @@ _FROZENDICT = getattr(builtins, "frozendict", None)
 _MAPPING_TYPES: tuple[type, ...] = (dict,) if _FROZENDICT is None else (dict, _FROZENDICT)
 
 
+def _is_identity(x: Any) -> bool:
+    """Is x of an identity type?  By its real type: on 3.10 a GenericAlias
+    (``list[int]``) passes ``isinstance(x, type)`` through ``__class__``,
+    yet deepcopy makes a new one."""
+    return issubclass(type(x), _IDENTITY_TYPES)
+
+
 def _is_value(x: Any) -> bool:
     return type(x) in _VALUE_TYPES
 
@@ -164,7 +171,7 @@ def _has_own_eq(t: type) -> bool:
 
 def _children(x: Any) -> Iterator[Any]:
     """Everything the walkers descend into (used to collect the original graph)."""
-    if isinstance(x, _IDENTITY_TYPES) or _is_value(x):
+    if _is_identity(x) or _is_value(x):
         return
     if isinstance(x, _MAPPING_TYPES):
         for k, v in list(x.items()):
@@ -350,7 +357,7 @@ class CopyMatcher:
         if type(e) is not type(a):
             self._fail(path, f"type {type(a).__qualname__} instead of {type(e).__qualname__}", e, a)
         # 3. objects compared by identity
-        if isinstance(e, _IDENTITY_TYPES):
+        if _is_identity(e):
             if e is not a:
                 self._fail(path, "different object (compared by identity)", e, a)
             return None
@@ -461,7 +468,7 @@ class CopyMatcher:
                 return ("paired", ix)
         t = type(x)
         tname = f"{t.__module__}.{t.__qualname__}"
-        if isinstance(x, _IDENTITY_TYPES):
+        if _is_identity(x):
             return ("id", ix)
         vk = _value_key(x)
         if depth <= 0:

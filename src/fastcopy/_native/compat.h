@@ -952,6 +952,43 @@ typedef struct FcDictValues FcDictValues;   /* never defined: pointers only */
 #define FC_END_CRITICAL_SECTION() }
 #endif
 
+/* x's instance __dict__ as it stands, without making one: 0 with a new
+ * reference in *dict, or with NULL when x has no dict (yet); -1 on error.
+ *
+ * PyObject_GenericGetDict creates an empty dict for an object that has
+ * none, and that changes the original: a C type's own __reduce__ reads the
+ * dict slot (BaseException: (cls, args) becomes (cls, args, {});
+ * functools.partial: the state's dict None becomes {}), so pickling the
+ * original, and the copy made from that state, come out different.  The
+ * stdlib never creates it: getattr(x, '__deepcopy__') and
+ * object.__getstate__ only read what is there.  Where the dict pointer is
+ * at a fixed offset (tp_dictoffset > 0: C types, and every class on 3.10)
+ * the slot is read as the documented layout says, under x's critical
+ * section (the lock PyObject_GenericSetDict takes on free-threaded
+ * builds).  Other layouts, a class's managed dict (3.11+) and the negative
+ * offsets of variable-size instances (subclasses of int, bytes, tuple),
+ * go through PyObject_GenericGetDict: an empty dict made there is never
+ * seen by Python code, since object.__getstate__ reports an empty dict as
+ * no state, as it does a missing one (3.11/3.12 materialize the inline
+ * values of an attribute-less instance into a dict object: memory only). */
+static inline int
+fc_existing_dict(PyObject *x, PyObject **dict)
+{
+    Py_ssize_t off = Py_TYPE(x)->tp_dictoffset;
+    if (off > 0) {
+        FC_BEGIN_CRITICAL_SECTION(x);
+        *dict = Py_XNewRef(*(PyObject **)((char *)x + off));
+        FC_END_CRITICAL_SECTION();
+        return 0;
+    }
+    if (off == 0) {
+        *dict = NULL;
+        return 0;
+    }
+    *dict = PyObject_GenericGetDict(x, NULL);
+    return *dict == NULL ? -1 : 0;
+}
+
 /* Fill the new, empty bytearray y with the n bytes at s: 0, or -1 with
  * MemoryError (y is then still a valid empty bytearray).
  *

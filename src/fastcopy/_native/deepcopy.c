@@ -2634,9 +2634,11 @@ static int
 plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
 {
     FcState *st = c->st;
-    *dict = PyObject_GenericGetDict(x, NULL);
-    if (*dict == NULL) {
+    if (fc_existing_dict(x, dict) < 0) {
         return -1;
+    }
+    if (*dict == NULL) {
+        return 0;    /* no __dict__ yet: nothing shadows, the state is None */
     }
     if (!FC_FREE_THREADED && PyDict_CheckExact(*dict) && PyDict_GET_SIZE(*dict) <= 16) {
         int r = 0;
@@ -2691,7 +2693,7 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     Py_ssize_t nstate = 0;
     FcDictValues *sv = NULL;
 #if FC_HAS_INLINE_VALUES
-    if (c->late == 0 && Py_REFCNT(dict) == 2) {    /* (late: elision is on) */
+    if (c->late == 0 && dict != NULL && Py_REFCNT(dict) == 2) {    /* (late: elision is on) */
         sv = fc_state_values(Py_TYPE(x), dict, &nstate);
     }
 #endif
@@ -2702,11 +2704,11 @@ visit_plain(Copier *c, PyObject *x, PyObject **out)
     int elide = y != NULL && can_elide(c, x, 1);
     if (y == NULL || (!elide && memo_put(c, x, y) < 0)) {
         Py_XDECREF(y);
-        Py_DECREF(dict);
+        Py_XDECREF(dict);
         return V_ERROR;
     }
-    if (PyDict_GET_SIZE(dict) == 0) {    /* state None: nothing to set */
-        Py_DECREF(dict);
+    if (dict == NULL || PyDict_GET_SIZE(dict) == 0) {    /* state None: nothing to set */
+        Py_XDECREF(dict);
         return elide ? visit_finished_elided(c, x, y, out)
                      : visit_finished(c, x, y, 1, out);
     }

@@ -290,10 +290,13 @@ fc_known_strategy(FcState *st, PyTypeObject *tp)
 static int
 shadows_deepcopy(FcState *st, PyObject *x)
 {
-    PyObject *dict = PyObject_GenericGetDict(x, NULL);
-    if (dict == NULL) {
+    PyObject *dict;
+    if (fc_existing_dict(x, &dict) < 0) {
         PyErr_Clear();
         return 1;
+    }
+    if (dict == NULL) {
+        return 0;
     }
     int shadow = !PyDict_CheckExact(dict);
     Py_ssize_t pos = 0;

@@ -695,13 +695,11 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
 int
 reduce_shadowed(FcState *st, PyObject *x, PyObject **dict)
 {
-    *dict = NULL;
-    if (Py_TYPE(x)->tp_dictoffset == 0) {
-        return 0;
-    }
-    *dict = PyObject_GenericGetDict(x, NULL);
-    if (*dict == NULL) {
+    if (fc_existing_dict(x, dict) < 0) {
         return -1;
+    }
+    if (*dict == NULL) {
+        return 0;
     }
     PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -735,10 +733,10 @@ reduce_plain(FcState *st, PyObject *x)
         Py_XDECREF(dict);
         return shadowed < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *state = PyDict_GET_SIZE(dict) > 0 ? dict : Py_None;
+    PyObject *state = dict != NULL && PyDict_GET_SIZE(dict) > 0 ? dict : Py_None;
     PyObject *args = PyTuple_Pack(1, (PyObject *)Py_TYPE(x));
     PyObject *rv = args ? PyTuple_Pack(3, st->newobj, args, state) : NULL;
     Py_XDECREF(args);
-    Py_DECREF(dict);
+    Py_XDECREF(dict);
     return rv;
 }

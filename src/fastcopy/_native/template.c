@@ -437,21 +437,22 @@ b_visit(Builder *b, PyObject *x)
                 Py_XDECREF(dict);
                 return -1;
             }
-            if (shadowed == 0 && dict != NULL && PyDict_CheckExact(dict)) {
+            /* no __dict__ yet (dict NULL) is an empty state */
+            if (shadowed == 0 && (dict == NULL || PyDict_CheckExact(dict))) {
                 uint32_t cls;
                 if (leaf_ref(b, (PyObject *)tp, &cls) < 0) {
-                    Py_DECREF(dict);
+                    Py_XDECREF(dict);
                     return -1;
                 }
                 PyObject *seq = NULL;
-                if (PyDict_GET_SIZE(dict) > 0) {
+                if (dict != NULL && PyDict_GET_SIZE(dict) > 0) {
                     seq = PyTuple_Pack(1, dict);
                     if (seq == NULL) {
                         Py_DECREF(dict);
                         return -1;
                     }
                 }
-                Py_DECREF(dict);
+                Py_XDECREF(dict);
                 return push_frame(b, x, FCD_PLAIN, seq, REF_INDEX(cls));
             }
             Py_XDECREF(dict);
