@@ -1,7 +1,8 @@
 """A zoo of standard-library objects, copied by the stdlib and by the
 implementation, each from its own twin (two objects made the same way).
 
-For every object, with `deepcopy` and with `copy`, the two must:
+For every object, with `deepcopy`, with `copy`, and with a Template built
+and called (which must give what `deepcopy` gives), the two must:
 - both return, or both raise the same exception with the same message;
 - emit the same warnings (category and text);
 - return the same type, and the original itself exactly when the stdlib does;
@@ -414,16 +415,33 @@ def _pickled(x: Any) -> Any:
             return ("not picklable", type(exc))
 
 
-@pytest.mark.parametrize("how", ["deepcopy", "copy"])
+def _deepcopy_twice(x: Any) -> Any:
+    return copy.deepcopy(copy.deepcopy(x))
+
+
+def _template_copy(x: Any) -> Any:
+    """A Template of x, built and called (what deepcopy(x) gives)."""
+    return impl.Template(x)()
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "copy", "Template"])
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo(name: str, how: str) -> None:
     make = ZOO[name]
     xe, xa = make(), make()
     assert _pickled(xe) == _pickled(xa), "the zoo's factory does not make twins"
-    if how == "deepcopy":
-        (e, warned_e), (a, warned_a) = _outcome(lambda: copy.deepcopy(xe)), _outcome(lambda: impl.deepcopy(xa))
+    if how == "copy":
+        oracle, tested = copy.copy, impl.copy
+    elif how == "deepcopy":
+        oracle, tested = copy.deepcopy, impl.deepcopy
     else:
-        (e, warned_e), (a, warned_a) = _outcome(lambda: copy.copy(xe)), _outcome(lambda: impl.copy(xa))
+        # a Template whose graph needs Python code deep-copies a snapshot
+        # when built and the snapshot at each call: two deep copies, with
+        # their warnings and side effects (see Template's docstring)
+        if not hasattr(impl, "Template"):
+            pytest.skip("the implementation under test has no Template")
+        oracle, tested = _deepcopy_twice, _template_copy
+    (e, warned_e), (a, warned_a) = _outcome(lambda: oracle(xe)), _outcome(lambda: tested(xa))
     assert warned_a == warned_e
     if e.exc is not None or a.exc is not None:
         assert_same_outcome(e, a, xe, actual_original=xa)
@@ -434,13 +452,13 @@ def test_zoo(name: str, how: str) -> None:
     assert _pickled(a.value) == _pickled(e.value)
     if isinstance(e.value, collections.abc.Sized):
         assert len(a.value) == len(e.value)
-    if how == "deepcopy" and name not in MADE_ANEW:
+    if how != "copy" and name not in MADE_ANEW:
         # the structural check, on one original (twins may hold distinct
         # functions, which the checker compares by identity)
         x = make()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            assert_same_outcome(run(lambda: copy.deepcopy(x)), run(lambda: impl.deepcopy(x)), x)
+            assert_same_outcome(run(lambda: oracle(x)), run(lambda: tested(x)), x)
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "copy", "Template"])
@@ -476,14 +494,22 @@ def test_the_original_keeps_no_dict(make: Callable[[], Any], how: str) -> None:
     assert y.__reduce_ex__(4)[2:] == expected.__reduce_ex__(4)[2:]
 
 
+#: Entries whose copies, by the stdlib too, keep traced memory growing for
+#: thousands of calls at a falling rate (ctypes' _unpickle and __reduce__
+#: on 3.11: +18 KB, +9 KB, +14 KB, +3 KB ... a 500 calls, then flat): their
+#: refcount and object counts are still checked.
+NOISY_MEMORY = {"ctypes"}
+
+
 @pytest.mark.parametrize("how", ["deepcopy", "copy"])
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo_no_leak(name: str, how: str) -> None:
-    """Each zoo object copied 2 x 500 times after a warm-up (errors
+    """Each zoo object copied 2 x 500 times after 300 (errors
     included): the original's refcount stays where it was, and neither the
     number of GC-tracked objects nor the traced memory grows in both rounds
     (a leak of one object a call shows as ~500 in each; the allocators of
-    some types, ctypes', move by a few KB once, with the stdlib too)."""
+    some types, ctypes', move by a few KB once, with the stdlib too).
+    Run with the stdlib as the implementation, it passes too."""
     x = ZOO[name]()
     fn = impl.deepcopy if how == "deepcopy" else impl.copy
 
@@ -501,7 +527,7 @@ def test_zoo_no_leak(name: str, how: str) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         tracemalloc.start()
         try:
-            for _ in range(50):
+            for _ in range(300):    # free lists fill up (tracemalloc counts their blocks)
                 call()
             snaps = [snapshot()]
             for _ in range(2):
@@ -513,4 +539,5 @@ def test_zoo_no_leak(name: str, how: str) -> None:
     (rc0, n0, m0), (rc1, n1, m1), (rc2, n2, m2) = snaps
     assert rc0 == rc1 == rc2, f"refcount of the original {rc0} -> {rc1} -> {rc2}"
     assert min(n1 - n0, n2 - n1) <= 10, f"GC-tracked objects {n0} -> {n1} -> {n2}"
-    assert min(m1 - m0, m2 - m1) <= 8 * 1024, f"traced memory {m0} -> {m1} -> {m2}"
+    if name not in NOISY_MEMORY:
+        assert min(m1 - m0, m2 - m1) <= 8 * 1024, f"traced memory {m0} -> {m1} -> {m2}"
