@@ -541,3 +541,95 @@ def test_zoo_no_leak(name: str, how: str) -> None:
     assert min(n1 - n0, n2 - n1) <= 10, f"GC-tracked objects {n0} -> {n1} -> {n2}"
     if name not in NOISY_MEMORY:
         assert min(m1 - m0, m2 - m1) <= 8 * 1024, f"traced memory {m0} -> {m1} -> {m2}"
+
+
+# --------------------------------------------------------------------------
+# subclasses of builtin and C types, in four shapes
+
+
+_SUBCLASS_BASES: dict[type, tuple[Any, ...]] = {
+    list: ([[1]],),
+    dict: ({"a": [1]},),
+    set: ({1},),
+    frozenset: ({1},),
+    tuple: ((1, [2]),),
+    bytes: (b"x",),
+    bytearray: (b"x",),
+    str: ("s",),
+    int: (5,),
+    float: (1.5,),
+    complex: (1j,),
+    collections.OrderedDict: ({"a": [1]},),
+    collections.defaultdict: (list, {"a": [1]}),
+    collections.deque: ([[1]], 3),
+    collections.Counter: ("aab",),
+    array.array: ("i", [1]),
+    functools.partial: (operator.add, [1]),
+    Exception: ("e", [1]),
+    KeyError: ("k",),
+    OSError: (2, "x"),
+    datetime.date: (2020, 1, 1),
+    datetime.datetime: (2020, 1, 1),
+    datetime.timedelta: (1,),
+    decimal.Decimal: ("1.5",),
+    fractions.Fraction: (1, 3),
+    types.SimpleNamespace: (),
+    object: (),
+}
+
+
+def _make_subclasses() -> dict[str, tuple[type, type, str]]:
+    """name -> (class, base, shape); shapes: no change, instance attributes
+    (one of them a cycle back to the instance), __slots__, and __slots__
+    with __dict__.  Classes are module globals, so that pickle finds them."""
+    made: dict[str, tuple[type, type, str]] = {}
+    for base in _SUBCLASS_BASES:
+        for shape in ("plain", "attrs", "slots", "slots_dict"):
+            ns: dict[str, Any] = {"__module__": __name__}
+            if shape.startswith("slots"):
+                ns["__slots__"] = ("s", "__dict__") if shape == "slots_dict" else ("s",)
+            name = f"Sub_{base.__name__}_{shape}"
+            try:
+                cls = type(name, (base,), ns)
+            except TypeError:   # nonempty __slots__ not supported for subtype of 'int'...
+                continue
+            globals()[name] = cls
+            made[name] = (cls, base, shape)
+    return made
+
+
+SUBCLASSES = _make_subclasses()
+
+
+def _subclass_instance(name: str) -> Any:
+    cls, base, shape = SUBCLASSES[name]
+    x = cls(*_SUBCLASS_BASES[base])
+    if shape in ("attrs", "slots_dict"):
+        x.z = [1]
+        x.w = x
+    if shape.startswith("slots"):
+        x.s = [2]
+    return x
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "copy", "Template"])
+@pytest.mark.parametrize("name", list(SUBCLASSES))
+def test_subclasses(name: str, how: str) -> None:
+    """Same outcome, type, identity, pickled copy and pickled original."""
+    if how == "copy":
+        oracle, tested = copy.copy, impl.copy
+    elif how == "deepcopy":
+        oracle, tested = copy.deepcopy, impl.deepcopy
+    else:
+        if not hasattr(impl, "Template"):
+            pytest.skip("the implementation under test has no Template")
+        oracle, tested = _deepcopy_twice, _template_copy
+    xe, xa = _subclass_instance(name), _subclass_instance(name)
+    e, a = run(lambda: oracle(xe)), run(lambda: tested(xa))
+    if e.exc is not None or a.exc is not None:
+        assert_same_outcome(e, a, xe, actual_original=xa)
+        return
+    assert type(a.value) is type(e.value)
+    assert (a.value is xa) == (e.value is xe)
+    assert _pickled(xa) == _pickled(xe), "the original was changed by the copy"
+    assert _pickled(a.value) == _pickled(e.value)
