@@ -424,23 +424,28 @@ def _template_copy(x: Any) -> Any:
     return impl.Template(x)()
 
 
+def _pair(how: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """(oracle, implementation) for "deepcopy", "copy" or "Template".
+
+    A Template whose graph needs Python code deep-copies a snapshot when
+    built and the snapshot at each call: two deep copies, with their
+    warnings and side effects (see Template's docstring)."""
+    if how == "copy":
+        return copy.copy, impl.copy
+    if how == "deepcopy":
+        return copy.deepcopy, impl.deepcopy
+    if not hasattr(impl, "Template"):
+        pytest.skip("the implementation under test has no Template")
+    return _deepcopy_twice, _template_copy
+
+
 @pytest.mark.parametrize("how", ["deepcopy", "copy", "Template"])
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo(name: str, how: str) -> None:
     make = ZOO[name]
     xe, xa = make(), make()
     assert _pickled(xe) == _pickled(xa), "the zoo's factory does not make twins"
-    if how == "copy":
-        oracle, tested = copy.copy, impl.copy
-    elif how == "deepcopy":
-        oracle, tested = copy.deepcopy, impl.deepcopy
-    else:
-        # a Template whose graph needs Python code deep-copies a snapshot
-        # when built and the snapshot at each call: two deep copies, with
-        # their warnings and side effects (see Template's docstring)
-        if not hasattr(impl, "Template"):
-            pytest.skip("the implementation under test has no Template")
-        oracle, tested = _deepcopy_twice, _template_copy
+    oracle, tested = _pair(how)
     (e, warned_e), (a, warned_a) = _outcome(lambda: oracle(xe)), _outcome(lambda: tested(xa))
     assert warned_a == warned_e
     if e.exc is not None or a.exc is not None:
@@ -616,14 +621,7 @@ def _subclass_instance(name: str) -> Any:
 @pytest.mark.parametrize("name", list(SUBCLASSES))
 def test_subclasses(name: str, how: str) -> None:
     """Same outcome, type, identity, pickled copy and pickled original."""
-    if how == "copy":
-        oracle, tested = copy.copy, impl.copy
-    elif how == "deepcopy":
-        oracle, tested = copy.deepcopy, impl.deepcopy
-    else:
-        if not hasattr(impl, "Template"):
-            pytest.skip("the implementation under test has no Template")
-        oracle, tested = _deepcopy_twice, _template_copy
+    oracle, tested = _pair(how)
     xe, xa = _subclass_instance(name), _subclass_instance(name)
     e, a = run(lambda: oracle(xe)), run(lambda: tested(xa))
     if e.exc is not None or a.exc is not None:
