@@ -73,7 +73,7 @@ from typing import Any, Callable
 
 import pytest
 
-from _impl import impl
+from _impl import IS_STDLIB, impl
 from differential import Outcome, assert_same_outcome, run
 
 
@@ -633,3 +633,25 @@ def test_subclasses(name: str, how: str) -> None:
     assert (a.value is xa) == (e.value is xe)
     assert _pickled(xa) == _pickled(xe), "the original was changed by the copy"
     assert _pickled(a.value) == _pickled(e.value)
+
+
+class WarnsInHook:
+    """A __deepcopy__ hook that warns on behalf of its caller."""
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        warnings.warn("copied", UserWarning, stacklevel=2)
+        return WarnsInHook()
+
+
+def test_warning_location() -> None:
+    """Documented difference (README, "Where warnings point"): a warning
+    raised in a copy is the stdlib's in category and message, but is
+    attributed to the caller's line instead of a line of copy.py."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        copy.deepcopy(WarnsInHook())
+        impl.deepcopy(WarnsInHook())
+    (e, a) = seen
+    assert (a.category, str(a.message)) == (e.category, str(e.message))
+    assert e.filename == copy.__file__
+    assert a.filename == (copy.__file__ if IS_STDLIB else __file__)
