@@ -969,8 +969,11 @@ typedef struct FcDictValues FcDictValues;   /* never defined: pointers only */
  * offsets of variable-size instances (subclasses of int, bytes, tuple),
  * go through PyObject_GenericGetDict: an empty dict made there is never
  * seen by Python code, since object.__getstate__ reports an empty dict as
- * no state, as it does a missing one (3.11/3.12 materialize the inline
- * values of an attribute-less instance into a dict object: memory only). */
+ * no state, as it does a missing one.  Except that an instance without
+ * attributes, whose inline values are empty and which has no dict object,
+ * is answered from those values (3.11+ GIL builds, the layouts above):
+ * a dict made for it would cost memory, and on 3.11/3.12 would show in
+ * gc.get_referents(x). */
 static inline int
 fc_existing_dict(PyObject *x, PyObject **dict)
 {
@@ -985,6 +988,16 @@ fc_existing_dict(PyObject *x, PyObject **dict)
         *dict = NULL;
         return 0;
     }
+#if FC_HAS_INLINE_VALUES
+    /* an instance with empty inline values and no dict object has no
+     * attributes: nothing to make (object.__getstate__ reads it as None) */
+    Py_ssize_t room;
+    if ((Py_TYPE(x)->tp_flags & FC_VALUES_TYPE_FLAGS) == FC_VALUES_TYPE_FLAGS &&
+        fc_fresh_values(x, &room) != NULL) {
+        *dict = NULL;
+        return 0;
+    }
+#endif
     *dict = PyObject_GenericGetDict(x, NULL);
     return *dict == NULL ? -1 : 0;
 }
