@@ -9,7 +9,7 @@
 # preferably FASTCOPY_DEBUG=1 for line numbers and asserts) and pytest and
 # hypothesis.  Best on CPython 3.12+ (3.11's int.from_bytes gives memcheck
 # false positives, see the .supp file).  Without pytest arguments the subset
-# below runs, with small budgets (about 8 minutes on this project's machine).
+# below runs, with small budgets (about 10 minutes on this project's machine).
 # The full log is kept in $VALGRIND_LOG (default: a file under /tmp).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +26,8 @@ exe="$("$py" -c 'import sys; print(sys.executable)')"
 if [ "$#" -eq 0 ]; then
     set -- tests/test_hostile.py tests/test_leaks.py tests/test_refleaks.py \
         tests/test_strategy_cache.py tests/test_fuzz_hostile.py \
+        tests/test_zoo.py::test_zoo tests/test_zoo.py::test_subclasses \
+        tests/test_zoo.py::test_the_original_keeps_no_dict \
         tests/test_nomemory.py::test_every_failed_allocation_is_a_clean_memoryerror \
         tests/test_nomemory.py::test_failed_rebuild_of_the_tables_is_retried \
         -p no:cacheprovider -q
