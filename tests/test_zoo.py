@@ -35,10 +35,10 @@ import decimal
 import email.message
 import enum
 import fractions
-import graphlib
-import hashlib
 import functools
 import gc
+import graphlib
+import hashlib
 import http.cookies
 import inspect
 import io
@@ -56,8 +56,8 @@ import string
 import struct
 import sys
 import textwrap
-import time
 import threading
+import time
 import traceback
 import tracemalloc
 import types
@@ -72,7 +72,6 @@ import zoneinfo
 from typing import Any, Callable
 
 import pytest
-
 from _impl import IS_STDLIB, impl
 from differential import Outcome, assert_same_outcome, run
 
@@ -545,9 +544,9 @@ def test_zoo_no_leak(name: str, how: str) -> None:
             tracemalloc.stop()
     refcounts, objects, memory = zip(*snaps)
     assert len(set(refcounts)) == 1, f"refcount of the original: {refcounts}"
-    assert min(b - a for a, b in zip(objects, objects[1:])) <= 10, f"GC-tracked objects: {objects}"
+    assert min(b - a for a, b in itertools.pairwise(objects)) <= 10, f"GC-tracked objects: {objects}"
     if name not in NOISY_MEMORY:
-        assert min(b - a for a, b in zip(memory, memory[1:])) <= 8 * 1024, f"traced memory: {memory}"
+        assert min(b - a for a, b in itertools.pairwise(memory)) <= 8 * 1024, f"traced memory: {memory}"
 
 
 # --------------------------------------------------------------------------
