@@ -398,10 +398,7 @@ MADE_ANEW = {"ip", "weak_value_dict", "weak_key_dict", "method_wrapper"}
 def _outcome(call: Callable[[], Any]) -> tuple[Outcome, list[tuple[type, str]]]:
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        try:
-            out = Outcome(value=call())
-        except Exception as exc:
-            out = Outcome(exc=exc)
+        out = run(call)
     return out, [(w.category, str(w.message)) for w in seen]
 
 

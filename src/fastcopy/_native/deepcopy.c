@@ -2669,11 +2669,10 @@ plain_shadowed(Copier *c, PyObject *x, PyObject **dict)
             }
         }
     }
-    Py_CLEAR(*dict);
     if (memo_flush_if_needed(c) < 0) {
-        return -1;
+        return -1;    /* *dict is the caller's to release */
     }
-    return reduce_shadowed(st, x, dict);
+    return reduce_dict_shadows(st, *dict);
 }
 
 static VisitResult

@@ -689,6 +689,19 @@ fc_type_strategy(FcState *st, PyTypeObject *tp)
     return strategy;
 }
 
+int
+reduce_dict_shadows(FcState *st, PyObject *dict)
+{
+    PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int has = PyDict_Contains(dict, names[i]);
+        if (has != 0) {
+            return has;
+        }
+    }
+    return 0;
+}
+
 /* Does x's own __dict__ (a new reference in *dict, or NULL if x has none)
  * hold any of the names that would shadow the class's answers?  1 yes,
  * 0 no, -1 error. */
@@ -698,17 +711,7 @@ reduce_shadowed(FcState *st, PyObject *x, PyObject **dict)
     if (fc_existing_dict(x, dict) < 0) {
         return -1;
     }
-    if (*dict == NULL) {
-        return 0;
-    }
-    PyObject *names[] = {st->s_deepcopy, st->s_reduce_ex, st->s_reduce, st->s_getstate};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        int has = PyDict_Contains(*dict, names[i]);
-        if (has != 0) {
-            return has;
-        }
-    }
-    return 0;
+    return *dict == NULL ? 0 : reduce_dict_shadows(st, *dict);
 }
 
 PyObject *

@@ -111,6 +111,10 @@ PyObject *reduce_plain(FcState *st, PyObject *x);
  * reference to x's __dict__ (NULL if it has none).  1 yes, 0 no, -1 error. */
 int reduce_shadowed(FcState *st, PyObject *x, PyObject **dict);
 
+/* The same question about a dict already in hand (PyDict_Contains: a key
+ * that is not an exact str may run its __eq__). */
+int reduce_dict_shadows(FcState *st, PyObject *dict);
+
 /* For an instance of a STRAT_REDUCE type: x.__reduce__(), the call
  * object.__reduce_ex__(4) would make.  Same return convention as
  * reduce_plain. */
