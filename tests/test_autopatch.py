@@ -155,6 +155,25 @@ def test_switch_on_patches_at_start_up(install_dir: Path, tmp_path: Path) -> Non
     assert deep == str(DEPTH)
 
 
+def test_switch_on_imports_only_what_it_needs(install_dir: Path, tmp_path: Path) -> None:
+    """The switch runs in every interpreter that starts: it must not import
+    modules a plain start does not have.  threading at start-up fails
+    CPython's own tests (test_threading.test_import_from_another_thread,
+    test_import's subinterpreter checks); typing, contextlib and dataclasses
+    took 9-23 ms of start-up (`python -X importtime`)."""
+    code = (
+        "import sys\n"
+        "print(sorted(m for m in ('threading', 'typing', 'contextlib', 'dataclasses', "
+        "'datetime', 'inspect') if m in sys.modules))\n"
+        "import fastcopy\n"
+        "print(fastcopy.is_patched())\n"
+    )
+    proc = run_python(code, "1", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.split("\n")[:2] == ["[]", "True"], proc.stdout
+
+
 def test_switch_dispatch_selects_the_report_mode(install_dir: Path, tmp_path: Path) -> None:
     code = "import fastcopy; print(fastcopy.patch_mode())"
     proc = run_python(code, "dispatch", tmp_path)

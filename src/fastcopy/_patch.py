@@ -33,19 +33,26 @@ serialised by a lock.
 
 from __future__ import annotations
 
-import contextlib
+import _thread
 import copy as _copy
 import sys
-import threading
 import types
-from typing import Any, Iterator
 
 from . import _fastcopy
+
+# Under FASTCOPY_PATCH=1 this module is imported at every interpreter start,
+# so it imports nothing that copy does not import already: not typing (4 ms),
+# not contextlib (4 ms, imported by patched() on its first call), and not
+# threading, whose import at start-up is visible (CPython's own tests check
+# that a plain `python -c` has not imported it).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 __all__ = ["is_patched", "patch", "patched", "unpatch"]
 
 _MODES = ("function", "dispatch")
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _state: dict[str, Any] = {"mode": None, "saved": {}}
 # The entry-point patch where it is sound (3.10, 3.12+); __code__ on 3.11.
 _VECTORCALL = sys.version_info[:2] != (3, 11)
@@ -181,10 +188,7 @@ def patch_mode() -> str | None:
     return _state["mode"]
 
 
-@contextlib.contextmanager
-def patched(mode: str = "function") -> Iterator[None]:
-    """``with fastcopy.patched(): ...`` -- patch for the block, then restore
-    whatever state was in effect before it."""
+def _patched(mode: str) -> Iterator[None]:
     with _lock:
         before = _state["mode"]
         patch(mode)
@@ -196,3 +200,17 @@ def patched(mode: str = "function") -> Iterator[None]:
                 unpatch()
             else:
                 patch(before)
+
+
+_patched_cm: Any = None
+
+
+def patched(mode: str = "function") -> Any:
+    """``with fastcopy.patched(): ...`` -- patch for the block, then restore
+    whatever state was in effect before it (also usable as a decorator)."""
+    global _patched_cm
+    if _patched_cm is None:
+        import contextlib
+
+        _patched_cm = contextlib.contextmanager(_patched)
+    return _patched_cm(mode)

@@ -9,12 +9,13 @@ defers to ``__replace__`` for every class that defines one.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import types
-from typing import Any
 
 from ._fastcopy import replace as _native_replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _replace_namespace(obj: types.SimpleNamespace, **changes: Any) -> Any:
@@ -25,6 +26,12 @@ def _replace_namespace(obj: types.SimpleNamespace, **changes: Any) -> Any:
 
 def _builtin_replacer(obj: Any) -> Any:
     """The 3.13 __replace__ of obj's class, or None."""
+    # Imported on the first call, not with fastcopy: under FASTCOPY_PATCH=1
+    # fastcopy is imported at every interpreter start, and these two (with
+    # what dataclasses imports: inspect, tokenize, ...) took 11 ms of it.
+    import dataclasses
+    import datetime
+
     cls = obj.__class__
     if dataclasses.is_dataclass(cls):
         return dataclasses.replace
