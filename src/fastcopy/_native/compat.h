@@ -155,6 +155,23 @@ fc_gc_release_loop(int held)
 #define FC_FREE_THREADED 0
 #endif
 
+/* Interpreters with a GIL of their own (PEP 684, 3.12+) run at the same time
+ * in one process, so the little the module shares between interpreters
+ * (patch.c's table, module.c's change counter) is used in parallel there as
+ * it is on free-threaded builds, and takes the same lock and atomics.  Where
+ * the compiler has no C11 atomics (MSVC's C mode), the module does not
+ * declare Py_MOD_PER_INTERPRETER_GIL_SUPPORTED and such an interpreter gets
+ * ImportError instead.  See "Subinterpreters" in docs/design.md. */
+#if FC_FREE_THREADED
+#define FC_PARALLEL_INTERPRETERS 1
+#elif FC_PY312_PLUS && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && \
+    !defined(__STDC_NO_ATOMICS__)
+#define FC_PARALLEL_INTERPRETERS 1
+#include <stdatomic.h>
+#else
+#define FC_PARALLEL_INTERPRETERS 0
+#endif
+
 /* FC_LOAD(field) / FC_STORE(field, value): an object-pointer field of shared state
  * (the module state's dispatch-table snapshot, lazily resolved objects)
  * that another thread may replace while it is read.  Free-threaded: C11

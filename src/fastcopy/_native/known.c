@@ -32,7 +32,7 @@
  */
 #include "known.h"
 
-#include <datetime.h>   /* its PyDateTimeAPI: set on first sight of datetime */
+#include <datetime.h>   /* the C API is kept per state (datetime_api), not in its PyDateTimeAPI */
 
 
 /* sys.modules[mod].name, new reference; NULL without an exception when the
@@ -222,20 +222,27 @@ known_datetime(FcState *st, PyTypeObject *tp)
 {
     /* (free-threaded builds: threads may race to set it, all to the same
      * capsule pointer; FC_LOAD/FC_STORE keep that a clean atomic store) */
-    if (FC_LOAD(PyDateTimeAPI) == NULL) {
-        PyObject *modules = PyImport_GetModuleDict(), *dt;
-        if (!fc_dict_getitem_str(modules, "datetime", &dt)) {
+    (void)PyDateTimeAPI;    /* datetime.h's own static, unused (state.h says why) */
+    if (FC_LOAD(st->datetime_api) == NULL) {
+        /* The capsule is kept too: the API it points to is freed with it.
+         * Keeping only the pointer crashed on 3.10 (a call through a freed
+         * API, in test_subinterpreters' teardown test: subinterpreters
+         * importing datetime one after another, the main interpreter never;
+         * 3.10 shares single-phase modules' dicts such as _datetime's
+         * between interpreters and re-runs their init when the interpreter
+         * that first ran it is gone). */
+        PyObject *capsule = known_get(&st->k_datetime_capi, "datetime", "datetime_CAPI");
+        if (capsule == NULL) {
             return 0;
         }
-        Py_DECREF(dt);
-        PyDateTime_CAPI *got = (PyDateTime_CAPI *)PyCapsule_Import(PyDateTime_CAPSULE_NAME, 0);
+        void *got = PyCapsule_GetPointer(capsule, PyDateTime_CAPSULE_NAME);
         if (got == NULL) {
             PyErr_Clear();
             return 0;
         }
-        FC_STORE(PyDateTimeAPI, got);
+        FC_STORE(st->datetime_api, got);
     }
-    PyDateTime_CAPI *api = FC_LOAD(PyDateTimeAPI);
+    PyDateTime_CAPI *api = FC_LOAD(st->datetime_api);
     if (tp != api->DateType && tp != api->DateTimeType && tp != api->TimeType &&
         tp != api->DeltaType) {
         return 0;
@@ -325,7 +332,7 @@ fc_known_copy(FcState *st, PyObject *x, int strategy, int exact_memo, PyObject *
         return 1;
     }
     if (strategy == STRAT_DATETIME) {
-        PyDateTime_CAPI *api = FC_LOAD(PyDateTimeAPI);
+        PyDateTime_CAPI *api = FC_LOAD(st->datetime_api);
         PyTypeObject *tp = Py_TYPE(x);
         if (tp == api->DeltaType) {
             *y = api->Delta_FromDelta(PyDateTime_DELTA_GET_DAYS(x), PyDateTime_DELTA_GET_SECONDS(x),

@@ -30,19 +30,27 @@
 #if FC_HAS_DICT_WATCHERS
 /* Bumped by the watcher on any change to a watched dict.  Shared by all
  * module instances: a spurious bump only costs one recomputation.
- * Free-threaded builds: the watcher runs in whichever thread changed the
- * dict, so the counter is atomic (as are the state's copy of it and
- * `synced`, read by fc_state_sync outside the rebuild lock). */
-#ifdef Py_GIL_DISABLED
+ * Interpreters with GILs of their own (FC_PARALLEL_INTERPRETERS) bump and
+ * read it at the same time, so it is atomic there; on free-threaded builds
+ * the watcher runs in whichever thread changed the dict, so the state's
+ * copy of it and `synced` (read by fc_state_sync outside the rebuild lock)
+ * are atomic too.  On builds with a GIL a state is only used by the threads
+ * of its own interpreter, which hold that interpreter's GIL. */
+#if FC_PARALLEL_INTERPRETERS
 static _Atomic(unsigned long) fc_generation = 1;
 #define FC_GENERATION() atomic_load_explicit(&fc_generation, memory_order_acquire)
+#define FC_BUMP_GENERATION() atomic_fetch_add_explicit(&fc_generation, 1, memory_order_acq_rel)
+#else
+static unsigned long fc_generation = 1;
+#define FC_GENERATION() fc_generation
+#define FC_BUMP_GENERATION() (fc_generation++)
+#endif
+#ifdef Py_GIL_DISABLED
 #define FC_SEEN_GENERATION(st) \
     atomic_load_explicit((_Atomic(unsigned long) *)&(st)->seen_generation, memory_order_acquire)
 #define FC_SET_SEEN_GENERATION(st, g) \
     atomic_store_explicit((_Atomic(unsigned long) *)&(st)->seen_generation, (g), memory_order_release)
 #else
-static unsigned long fc_generation = 1;
-#define FC_GENERATION() fc_generation
 #define FC_SEEN_GENERATION(st) ((st)->seen_generation)
 #define FC_SET_SEEN_GENERATION(st, g) ((st)->seen_generation = (g))
 #endif
@@ -69,11 +77,7 @@ state_watch_cb(PyDict_WatchEvent event, PyObject *dict, PyObject *key,
     (void)dict;
     (void)key;
     (void)new_value;
-#ifdef Py_GIL_DISABLED
-    atomic_fetch_add_explicit(&fc_generation, 1, memory_order_acq_rel);
-#else
-    fc_generation++;
-#endif
+    FC_BUMP_GENERATION();
     return 0;
 }
 #endif
@@ -782,7 +786,7 @@ error:
     X(s_name) X(s_class) X(s_items) X(s_getstate) X(s_getnewargs)          \
     X(s_getnewargs_ex) X(int4) X(nil) X(obj_reduce_ex) X(obj_reduce)         \
     X(obj_getstate) X(slotnames) X(fn_stdlib_deepcopy) X(template_type) X(uuid_safe_type) \
-    X(k_decimal) X(k_fraction) X(k_pattern) X(k_enum) X(k_uuid) \
+    X(k_decimal) X(k_fraction) X(k_pattern) X(k_enum) X(k_uuid) X(k_datetime_capi) \
     X(s_new) X(deep_set.set) X(shallow_set.set) X(containers_set.set)        \
     FC_STATE_FD_OBJECTS(X) FC_STATE_FT_OBJECTS(X)
 #if FC_HAS_FROZENDICT
@@ -1026,7 +1030,12 @@ mod_exec(PyObject *m)
 
 static PyModuleDef_Slot mod_slots[] = {
     {Py_mod_exec, mod_exec},
-#ifdef Py_mod_multiple_interpreters
+#if defined(Py_mod_multiple_interpreters) && FC_PARALLEL_INTERPRETERS
+    /* Every interpreter has its own module state; what is shared is
+     * guarded for interpreters that run at once (compat.h,
+     * FC_PARALLEL_INTERPRETERS). */
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#elif defined(Py_mod_multiple_interpreters)
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
 #endif
 #if defined(Py_mod_gil) && defined(Py_GIL_DISABLED)

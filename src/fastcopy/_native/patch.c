@@ -51,7 +51,7 @@ typedef struct {
     FcState *st;
     vectorcallfunc original;
     int deep;
-#ifdef Py_GIL_DISABLED
+#if FC_PARALLEL_INTERPRETERS
     int active;              /* patched now (see patch_remove) */
 #endif
 } PatchSlot;
@@ -65,10 +65,11 @@ typedef struct {
  * freed by patch_remove_all when it goes (mod_free).
  *
  * patch()/unpatch() are serialised within an interpreter by _patch.py's
- * lock, and across interpreters by the GIL they share (fastcopy refuses to
- * load in an interpreter with its own GIL) or, on free-threaded builds, by
- * patch_lock.  patch_call reads a slot without a lock.  Free-threaded
- * builds: a call may be running patch_call in another thread while
+ * lock, and across interpreters by patch_lock where they may run at once
+ * (3.12+, whose interpreters may each have a GIL of their own, and
+ * free-threaded builds; 3.10 and 3.11 by the one GIL).  patch_call reads a
+ * slot without a lock.  There (FC_PARALLEL_INTERPRETERS): a call may be
+ * running patch_call in another thread while
  * unpatch() restores the function, so patch_remove leaves the slot's
  * fields as they are (only `active` goes to 0, and the reference is
  * released: the running call's caller holds its own), and patching the
@@ -84,10 +85,21 @@ typedef struct PatchChunk {
 
 static PatchChunk patch_chunks;
 
-#ifdef Py_GIL_DISABLED
+#if FC_PARALLEL_INTERPRETERS
+#if FC_PY313_PLUS
 static PyMutex patch_lock;
 #define PATCH_LOCK() PyMutex_Lock(&patch_lock)
 #define PATCH_UNLOCK() PyMutex_Unlock(&patch_lock)
+#else
+/* 3.12 has no public PyMutex.  The lock is held for a few stores and at
+ * most one allocation, and only while interpreters patch or unpatch at the
+ * same moment, so a spin lock does. */
+static atomic_flag patch_lock = ATOMIC_FLAG_INIT;
+#define PATCH_LOCK() \
+    do { \
+    } while (atomic_flag_test_and_set_explicit(&patch_lock, memory_order_acquire))
+#define PATCH_UNLOCK() atomic_flag_clear_explicit(&patch_lock, memory_order_release)
+#endif
 #define PATCH_NEXT(ch) \
     atomic_load_explicit((_Atomic(PatchChunk *) *)&(ch)->next, memory_order_acquire)
 #define PATCH_PUBLISH(ch, n) \
@@ -182,7 +194,7 @@ patch_take(PyObject *func, int *err)
 {
     *err = 0;
     PatchSlot *slot = patch_find(func);
-#ifdef Py_GIL_DISABLED
+#if FC_PARALLEL_INTERPRETERS
     if (slot != NULL) {
         return slot->active ? NULL : slot;
     }
@@ -227,7 +239,7 @@ patch_install(FcState *st, PyObject *func, int deep)
         slot->st = st;
         slot->deep = deep;
         slot->original = ((PyFunctionObject *)func)->vectorcall;
-#ifdef Py_GIL_DISABLED
+#if FC_PARALLEL_INTERPRETERS
         slot->active = 1;
 #endif
         patch_set_entry(func, patch_call);
@@ -253,7 +265,7 @@ static PyObject *
 patch_clear(PatchSlot *slot)
 {
     PyObject *func = slot->func;
-#ifdef Py_GIL_DISABLED
+#if FC_PARALLEL_INTERPRETERS
     if (!slot->active) {
         return NULL;
     }

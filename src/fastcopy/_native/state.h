@@ -212,6 +212,15 @@ typedef struct {
      * strategy cache), its slots' offsets, uuid.SafeUUID (owned). */
     PyTypeObject *uuid_type;
     Py_ssize_t uuid_off_int, uuid_off_safe;
+    /* The datetime C API (a PyDateTime_CAPI *) as this interpreter's
+     * datetime module exports it, set on first sight of a datetime there
+     * (known.c), and the capsule that holds it (owned: the API is freed
+     * with it).  Per state, not datetime.h's process-wide PyDateTimeAPI:
+     * interpreters that run at once would share it, one whose datetime is
+     * the pure-Python module (3.12's with a GIL of their own) has none, and
+     * one may be gone with the capsule it fetched. */
+    void *datetime_api;
+    PyObject *k_datetime_capi;
     PyObject *uuid_safe_type;
     /* The known types of known.c once their module has been seen (strong;
      * resolved once: repeating the module lookups after every dispatch-
