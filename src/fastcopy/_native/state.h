@@ -212,6 +212,7 @@ typedef struct {
      * strategy cache), its slots' offsets, uuid.SafeUUID (owned). */
     PyTypeObject *uuid_type;
     Py_ssize_t uuid_off_int, uuid_off_safe;
+    PyObject *uuid_safe_type;
     /* The datetime C API (a PyDateTime_CAPI *) as this interpreter's
      * datetime module exports it, set on first sight of a datetime there
      * (known.c), and the capsule that holds it (owned: the API is freed
@@ -221,7 +222,6 @@ typedef struct {
      * one may be gone with the capsule it fetched. */
     void *datetime_api;
     PyObject *k_datetime_capi;
-    PyObject *uuid_safe_type;
     /* The known types of known.c once their module has been seen (strong;
      * resolved once: repeating the module lookups after every dispatch-
      * table rebuild grew interpreter memory on 3.13). */
