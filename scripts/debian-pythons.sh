@@ -108,6 +108,9 @@ PYTHONMALLOC=malloc
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:allocator_may_return_null=1
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 
+# as noxfile.py's PYTEST_PARALLEL: the suite on every core (pytest-xdist)
+PYTEST_PARALLEL="-n auto --maxprocesses 4 --dist worksteal"
+
 # one_run LABEL VENV BUILD_ENV RUN_ENV [pytest args]: a fresh venv, the
 # project installed from /src with BUILD_ENV, the suite run with RUN_ENV
 one_run() {
@@ -122,7 +125,7 @@ one_run() {
     # the tests import the installed package, as in the nox sessions
     if ! in_root sh -c "cd /src && export PYTHONFAULTHANDLER=1 $(echo $run_env) &&
             $venv/bin/python -c \"import os, sys, fastcopy._fastcopy as m; print('testing', m.__file__, sys.version, os.environ.get('LD_PRELOAD', ''))\" &&
-            $venv/bin/python -m pytest tests -q -p no:cacheprovider \"\$@\"" sh "$@"; then
+            $venv/bin/python -m pytest tests -q -p no:cacheprovider $PYTEST_PARALLEL \"\$@\"" sh "$@"; then
         log "$label: tests failed"
         return 1
     fi
