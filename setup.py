@@ -44,7 +44,7 @@ if _flag("FASTCOPY_SANITIZE"):
     extra_link_args += san
 
 # One `import` line that site.py runs at every interpreter start-up: it imports
-# fastcopy._autopatch (which calls fastcopy.patch()) only when FASTCOPY_PATCH
+# _fastcopy_autopatch (which calls fastcopy.patch()) only when FASTCOPY_PATCH
 # is set to anything but "" or "0"; otherwise nothing from fastcopy is loaded.
 PTH_SOURCE = "src/fastcopy-autopatch.pth"
 PTH_NAME = os.path.basename(PTH_SOURCE)

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 PTH_NAME = "fastcopy-autopatch.pth"
+# the top-level module the .pth imports
+HOOK = "_fastcopy_autopatch"
 ENV_VAR = "FASTCOPY_PATCH"
 TIMEOUT = 120
 # The stdlib's copy.deepcopy raises RecursionError at about 500 nested lists;
@@ -67,12 +69,17 @@ CHILD = (
 ) + DEEP_COPY_PROBE
 
 
-def run_python(code: str, value: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter with FASTCOPY_PATCH=value (None: unset)."""
+def run_python(
+    code: str, value: str | None, cwd: Path, pythonpath: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with FASTCOPY_PATCH=value (None:
+    unset), and PYTHONPATH=pythonpath if given."""
     env = dict(os.environ)
     env.pop(ENV_VAR, None)
     if value is not None:
         env[ENV_VAR] = value
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     if env.get("PYTHONPATH"):  # the child runs elsewhere: keep it importing what we import
         entries = env["PYTHONPATH"].split(os.pathsep)
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(e) if e else e for e in entries)
@@ -138,16 +145,24 @@ def test_pth_file_installed(install_dir: Path) -> None:
     # nothing after a failure is silently skipped.
     assert len(lines) == 1, lines
     assert lines[0].startswith("import "), lines[0]
-    assert ENV_VAR in lines[0] and "fastcopy._autopatch" in lines[0], lines[0]
+    assert ENV_VAR in lines[0] and f"__import__('{HOOK}')" in lines[0], lines[0]
     # In the installation's RECORD, so `pip uninstall fastcopy` removes it.
     files = importlib.metadata.distribution("fastcopy").files or []
     assert PTH_NAME in {str(f) for f in files}
+    # The module the line imports is installed too (beside the .pth in a
+    # wheel install, in the source tree of an editable one), and is importable
+    # without importing fastcopy.
+    spec = importlib.util.find_spec(HOOK)
+    assert spec is not None and spec.origin is not None
+    if (install_dir / "fastcopy" / "__init__.py").is_file():
+        assert Path(spec.origin).resolve() == (install_dir / f"{HOOK}.py").resolve()
+        assert f"{HOOK}.py" in {str(f) for f in files}
 
 
 def test_switch_on_patches_at_start_up(install_dir: Path, tmp_path: Path) -> None:
     proc = run_python(CHILD, "1", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "fastcopy:" not in proc.stderr, proc.stderr  # no warning from _autopatch
+    assert "fastcopy:" not in proc.stderr, proc.stderr  # no warning from the hook
     at_start_up, patched, deep = proc.stdout.split()
     assert at_start_up == "True", f"{install_dir / PTH_NAME} did not import fastcopy at start-up"
     assert patched == "True"
@@ -184,9 +199,10 @@ def test_switch_dispatch_selects_the_report_mode(install_dir: Path, tmp_path: Pa
 @pytest.mark.parametrize("value", [None, "", "0"], ids=["unset", "empty", "zero"])
 def test_switch_off_imports_nothing(value: str | None, tmp_path: Path) -> None:
     # The exact check a user would run: nothing from fastcopy at start-up.
-    proc = run_python("import sys; print('fastcopy' in sys.modules)", value, tmp_path)
+    proc = run_python(f"import sys; print('fastcopy' in sys.modules, '{HOOK}' in sys.modules)",
+                      value, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False"]
+    assert proc.stdout.split() == ["False", "False"]
 
     proc = run_python(CHILD, value, tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -208,7 +224,7 @@ def test_patch_failure_is_one_line_warning(
     monkeypatch.setattr(fastcopy, "patch", failing_patch)
     # What the .pth does, importing the module, but into a fresh module object
     # (sys.modules untouched, whether or not this process imported it already).
-    spec = importlib.util.find_spec("fastcopy._autopatch")
+    spec = importlib.util.find_spec(HOOK)
     assert spec is not None and spec.loader is not None
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
     err = capsys.readouterr().err
@@ -216,3 +232,31 @@ def test_patch_failure_is_one_line_warning(
     assert err.startswith("fastcopy: ") and ENV_VAR in err
     assert "RuntimeError: cannot patch for a reason on two lines" in err
     assert fastcopy.is_patched() == before
+
+
+def test_switch_on_with_fastcopy_unimportable_is_one_line_warning(
+    install_dir: Path, tmp_path: Path
+) -> None:
+    """When ``import fastcopy`` itself fails at start-up (here a package of
+    that name ahead of it on PYTHONPATH raises, as an extension module this
+    interpreter cannot load would), the interpreter starts with copy
+    unpatched and one line on stderr, not site.py's traceback for the .pth
+    line."""
+    shadow = tmp_path / "shadow" / "fastcopy"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ImportError('this fastcopy cannot be loaded\\nfor a reason on two lines')\n"
+    )
+    code = (
+        "import sys\n"
+        f"print('fastcopy' in sys.modules, '{HOOK}' in sys.modules)\n"
+        "import copy\n"
+    ) + DEEP_COPY_PROBE
+    env_path = os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")]))
+    proc = run_python(code, "1", tmp_path, pythonpath=env_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.endswith("\n"), proc.stderr
+    assert proc.stderr.startswith(f"fastcopy: {ENV_VAR} is set but import fastcopy failed"), proc.stderr
+    assert "ImportError: this fastcopy cannot be loaded for a reason on two lines" in proc.stderr
+    # the hook ran; fastcopy is not imported; copy.deepcopy is the stdlib's
+    assert proc.stdout.split() == ["False", "True", "RecursionError"], proc.stdout
