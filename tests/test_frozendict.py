@@ -15,12 +15,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
 import _tables
+import pytest
 from _impl import IS_STDLIB, impl
+from classes import FROZENDICT
 from differential import assert_same_outcome, check_deepcopy_twins, run
-from strategies import FROZENDICT
 
 pytestmark = pytest.mark.skipif(FROZENDICT is None, reason="frozendict is new in 3.15")
 

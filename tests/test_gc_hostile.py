@@ -33,9 +33,8 @@ import gc
 from typing import Any, Callable
 
 import pytest
-
 from _impl import IS_STDLIB, impl
-from strategies import Plain
+from classes import Plain
 
 KS = range(1, 9)
 

@@ -9,10 +9,9 @@ import copy
 from typing import Any, Callable, Iterator
 
 import pytest
-
 from _impl import impl
+from classes import Plain
 from differential import Outcome, assert_same_outcome, run
-from strategies import Plain
 
 # --------------------------------------------------------------------------
 # malformed __reduce_ex__ values

@@ -31,10 +31,9 @@ import traceback
 from typing import Any, Callable, Iterator
 
 import pytest
-
 from _impl import IS_STDLIB, impl
+from classes import DC, Bag, Plain, Slotted, WithDeepcopy, WithReduce
 from isomorphism import assert_same_copy
-from strategies import DC, Bag, Plain, Slotted, WithDeepcopy, WithReduce
 
 SECONDS = float(os.environ.get("FASTCOPY_THREAD_SECONDS", "5"))
 COPIERS = 8
