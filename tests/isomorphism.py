@@ -169,6 +169,21 @@ def _has_own_eq(t: type) -> bool:
     return getattr(t, "__eq__", object.__eq__) is not object.__eq__
 
 
+def _identity_eq(e: Any, a: Any) -> bool:
+    """True when the equality of e's type is object's after all: two
+    distinct objects of that type answer NotImplemented both ways.  CPython
+    3.12 gives static builtin types, in a subinterpreter, an ``__eq__`` slot
+    wrapper of their own even where the slot is object's (list_iterator,
+    zip, map...), which fools :func:`_has_own_eq` there."""
+    if type(a) is not type(e):
+        return False
+    try:
+        eq = type(e).__eq__
+        return eq(e, a) is NotImplemented and eq(a, e) is NotImplemented
+    except Exception:
+        return False
+
+
 def _children(x: Any) -> Iterator[Any]:
     """Everything the walkers descend into (used to collect the original graph)."""
     if _is_identity(x) or _is_value(x):
@@ -435,7 +450,7 @@ class CopyMatcher:
                 self._fail(f"{path}.{name}", "slot set in one copy and unset in the other", ve, va)
             if ve is not _NO:
                 out.append((ve, va, f"{path}.{name}"))
-        if not handled and _has_own_eq(type(e)):
+        if not handled and _has_own_eq(type(e)) and not _identity_eq(e, a):
             try:
                 same = bool(e == a)
             except Exception:

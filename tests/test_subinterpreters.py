@@ -58,7 +58,10 @@ PRELUDE = textwrap.dedent(
             def isolated():
                 return I.create(isolated=True)
         else:
-            legacy = I.create                 # no per-interpreter GIL yet
+            # no per-interpreter GIL yet; isolated=True (the default) would
+            # only forbid threads, fork and exec there
+            def legacy():
+                return I.create(isolated=False)
             isolated = None
     def run_in(iid, code):
         failure = I.run_string(iid, code)     # 3.13 returns it, 3.10-3.12 raise
@@ -358,3 +361,75 @@ def test_interpreter_pool_executor() -> None:
     proc = _run_child(body, env={"FASTCOPY_PATCH": "1"})
     assert _lines(proc) == ["pool ok"]
     assert proc.stderr == "", proc.stderr
+
+
+# The modules of this suite that run inside a subinterpreter, whole, by
+# pytest itself: the hostile inputs and the error paths, the zoo of stdlib
+# objects and subclasses of C types, the strategy cache and the tables
+# changed in the middle of a copy, patching, threads.  The others need
+# what an interpreter with a GIL of its own cannot load (hypothesis's and
+# _tracemalloc's extension modules, _testcapi), signals (main interpreter
+# only), or only start processes.
+SUITE_IN_SUBINTERPRETERS = [
+    "test_hostile.py",
+    "test_gc_hostile.py",
+    "test_zoo.py",                  # not test_zoo_no_leak: it needs tracemalloc
+    "test_known_types.py",
+    "test_type_sets.py",
+    "test_frozendict.py",
+    "test_strategy_cache.py",
+    "test_tables_changed_midcopy.py",
+    "test_slots_strategy.py",
+    "test_memo_elision.py",
+    "test_repeated_items.py",
+    "test_plain_alloc.py",
+    "test_plain_inline.py",
+    "test_dict_patch.py",
+    "test_patch.py",
+    "test_threads.py",
+    "test_stdlib_suite.py",
+]
+
+
+# 3.12's interpreters with a GIL of their own cannot load pyexpat, _ctypes,
+# _datetime (nor so _zoneinfo) or, safely, hashlib (imported first there, it
+# aborts the process at exit with "double free or corruption", no fastcopy
+# involved), all of which the zoo or pytest need; 3.13 loads them all.
+OWN_GIL_SUITE = pytest.mark.skipif(
+    sys.version_info < (3, 13),
+    reason="3.12's interpreters with their own GIL cannot load the stdlib modules the suite needs",
+)
+
+
+@pytest.mark.parametrize("kind", ["legacy", pytest.param("isolated", marks=OWN_GIL_SUITE)])
+def test_suite_modules_pass_inside_a_subinterpreter(kind: str) -> None:
+    """pytest runs SUITE_IN_SUBINTERPRETERS in a subinterpreter, where each
+    test compares fastcopy with that interpreter's own copy module: its
+    copy.Error, its dispatch tables, its classes.  Exceptions raised there
+    must be that interpreter's, and a state left behind by the main
+    interpreter (the tables' change counter, the patch table) must not leak
+    into its results."""
+    files = [str(TESTS / name) for name in SUITE_IN_SUBINTERPRETERS]
+    # no plugin that loads what such an interpreter cannot (xdist's workers,
+    # hypothesis's), and output captured at the level of sys only: the file
+    # descriptors are the whole process's
+    args = ["-q", "-rfE", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest",
+            "-p", "no:faulthandler", "--capture=sys", "-k", "not no_leak", *files]
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['pytest']\n"
+        "import pytest\n"
+        f"rc = pytest.main({args!r})\n"
+        "os.write(1, f'pytest exit {int(rc)}\\n'.encode())\n"
+    )
+    body = f"""
+    iid = {kind}()
+    run_in(iid, {code!r})
+    I.destroy(iid)
+    """
+    proc = _run_child(body, env={"PYTEST_ADDOPTS": ""})
+    lines = _lines(proc)
+    assert lines and lines[-1] == "pytest exit 0", proc.stdout[-5000:]
+    summary = lines[-2]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    assert int(summary.split(" passed")[0].split()[-1]) >= 1500, summary

@@ -59,7 +59,6 @@ import textwrap
 import threading
 import time
 import traceback
-import tracemalloc
 import types
 import typing
 import uuid
@@ -513,6 +512,10 @@ def test_zoo_no_leak(name: str, how: str) -> None:
     stdlib too: the zoneinfo entry under PYTHONMALLOC=malloc and ASan,
     +30 KB, +12 KB, +1 KB; +13 KB, +15 KB, +2 KB with the stdlib).
     Run with the stdlib as the implementation, it passes too."""
+    # here, not at the top: _tracemalloc cannot be loaded by an interpreter
+    # with a GIL of its own, where test_subinterpreters.py runs the others
+    import tracemalloc
+
     x = ZOO[name]()
     fn = impl.deepcopy if how == "deepcopy" else impl.copy
 
