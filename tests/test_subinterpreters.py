@@ -40,6 +40,13 @@ PRELUDE = textwrap.dedent(
     sys.path.insert(0, {str(TESTS)!r})
     try:
         import _interpreters as I             # 3.13
+        # CPython 3.13.0: when an interpreter with its own GIL is the first
+        # to import datetime, the main interpreter's finalization aborts now
+        # and then ("free(): invalid pointer" clearing its tuple free list,
+        # which holds a tuple from the other interpreter's allocator), the
+        # stdlib alone; _datetime's types are static and made ready by the
+        # first interpreter that imports it.  Imported here first.
+        import datetime
         def legacy():
             return I.create("legacy")
         def isolated():
