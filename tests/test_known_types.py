@@ -19,17 +19,10 @@ from typing import Any
 import pytest
 
 from _impl import impl
+from classes import Color, Perm
 from isomorphism import assert_same_copy, memo_shape
 
 
-class Color(enum.Enum):
-    RED = 1
-    GREEN = 2
-
-
-class Perm(enum.IntFlag):
-    R = 4
-    W = 2
 
 
 class Level(enum.IntEnum):
